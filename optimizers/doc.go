@@ -1,0 +1,3 @@
+// Package optimizers holds moeboost's optimizers, registered by name (see Register, Names, New)
+// and usable anywhere GoMLX takes an optimizer.Interface, train.Trainer included.
+package optimizers
