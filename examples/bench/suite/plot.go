@@ -2,113 +2,29 @@ package suite
 
 import (
 	"fmt"
-	"image/color"
-	"math"
-	"os"
 	"path/filepath"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
+	"github.com/moeboost/moeboost/train"
 )
 
-// Series is one named curve: X[i], Y[i]; optional Err[i] draws a ±band (e.g. std over seeds).
-type Series struct {
-	Name string
-	X, Y []float64
-	Err  []float64
-}
+// Series, Chart, SavePlot and Progress are train's plotting and progress helpers, re-exported
+// for benchmarks.
+type (
+	Series   = train.Series
+	Chart    = train.Chart
+	Progress = train.Progress
+)
 
-// Chart describes one PNG line chart.
-type Chart struct {
-	Title, XLabel, YLabel string
-	LogX, LogY            bool
-	Series                []Series
-}
+// SavePlot writes chart as a PNG file; see train.SavePlot.
+func SavePlot(path string, chart Chart) error { return train.SavePlot(path, chart) }
 
-// SavePlot writes chart as a PNG file (the directory is created if needed). NaN and infinite
-// points are dropped, so a diverged run does not break the plot.
-func SavePlot(path string, chart Chart) error {
-	p := plot.New()
-	p.Title.Text = chart.Title
-	p.X.Label.Text = chart.XLabel
-	p.Y.Label.Text = chart.YLabel
-	if chart.LogX {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{}
-	}
-	if chart.LogY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{}
-	}
-	p.Add(plotter.NewGrid())
-	for i, s := range chart.Series {
-		if len(s.X) != len(s.Y) {
-			return fmt.Errorf("plot %q: series %q has %d x values and %d y values", chart.Title, s.Name, len(s.X), len(s.Y))
-		}
-		pts := make(plotter.XYs, 0, len(s.X))
-		var lo, hi plotter.XYs
-		for j := range s.X {
-			x, y := s.X[j], s.Y[j]
-			if !finite(x) || !finite(y) || (chart.LogX && x <= 0) || (chart.LogY && y <= 0) {
-				continue
-			}
-			pts = append(pts, plotter.XY{X: x, Y: y})
-			if j < len(s.Err) && finite(s.Err[j]) && s.Err[j] > 0 {
-				l := y - s.Err[j]
-				if chart.LogY && l <= 0 {
-					l = y
-				}
-				lo = append(lo, plotter.XY{X: x, Y: l})
-				hi = append(hi, plotter.XY{X: x, Y: y + s.Err[j]})
-			}
-		}
-		if len(pts) == 0 {
-			continue
-		}
-		line, err := plotter.NewLine(pts)
-		if err != nil {
-			return fmt.Errorf("plot %q: %w", chart.Title, err)
-		}
-		c := plotutil.Color(i)
-		line.Color = c
-		line.Width = vg.Points(1.5)
-		p.Add(line)
-		p.Legend.Add(s.Name, line)
-		for _, band := range []plotter.XYs{lo, hi} {
-			if len(band) < 2 {
-				continue
-			}
-			bl, err := plotter.NewLine(band)
-			if err != nil {
-				return err
-			}
-			r, g, b, _ := c.RGBA()
-			bl.Color = color.RGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 90}
-			bl.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
-			p.Add(bl)
-		}
-	}
-	p.Legend.Top = true
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp := path + ".tmp.png"
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, tmp); err != nil {
-		return fmt.Errorf("saving plot %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
-}
+// NewProgress starts a one-line progress bar on stderr; see train.NewProgress.
+func NewProgress(total int, desc string) *Progress { return train.NewProgress(total, desc) }
 
-// PlotPath returns the path for a plot of this benchmark in opts.PlotDir, or "" when plots are off.
+// PlotPath returns the path for a plot of this benchmark in o.PlotDir, or "" when plots are off.
 func (o Options) PlotPath(benchmark, name string) string {
 	if o.PlotDir == "" {
 		return ""
 	}
 	return filepath.Join(o.PlotDir, fmt.Sprintf("%s-%s.png", benchmark, name))
 }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
