@@ -1,0 +1,13 @@
+// Package layers holds the building blocks moeboost's models need beyond GoMLX's own layers
+// (which it uses wherever they serve: Dense, LayerNorm, RMSNorm, multi-head attention):
+//
+//   - MLP: a multi-layer perceptron builder (Config + Done), ReLU/GELU/SiLU/tanh activations,
+//     dropout, optional residual connections and normalization;
+//   - Block and Stack: a transformer block (pre-LN by default, post-LN as an option) with a
+//     pluggable feed-forward slot (FFN) where the moe package plugs its layers, and a state
+//     (Carry) threaded through the stack for layers such as MomentumSMoE;
+//   - ExpertMatmul and ExpertFFN: the batched per-expert matmul [E, C, d] x [E, d, h];
+//   - Embedding with a tied output projection, and learned positional embeddings.
+//
+// Layers are functions of a GoMLX model.Scope: variables live under scope.In(name).
+package layers
