@@ -2,6 +2,7 @@ package layers_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -170,4 +171,16 @@ func ExampleMLP() {
 	}
 	fmt.Println(out.Shape(), params)
 	// Output: (Float32)[4, 1] 82689
+}
+
+func TestGeluMatchesTanhForm(t *testing.T) {
+	xs := []float64{-6, -2.5, -1, -0.1, 0, 0.3, 1, 2, 7}
+	outs := run(t, func(_ *model.Scope, in []*graph.Node) []*graph.Node {
+		return []*graph.Node{layers.Gelu(in[0])}
+	}, tensors.FromFlatDataAndDimensions(xs, len(xs)))
+	got := tensors.MustCopyFlatData[float64](outs[0])
+	for i, x := range xs {
+		want := 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		require.InDelta(t, want, got[i], 1e-12, "x=%g", x)
+	}
 }

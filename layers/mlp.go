@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/gomlx/core/graph"
 	glayers "github.com/gomlx/gomlx/ml/layers"
@@ -17,7 +18,7 @@ func Activation(name string, x *graph.Node) *graph.Node {
 	case "", "relu":
 		return Relu(x)
 	case "gelu":
-		return activation.GeluApproximate(x)
+		return Gelu(x)
 	case "silu", "swish":
 		return activation.Swish(x)
 	case "tanh":
@@ -35,6 +36,17 @@ func ValidActivation(name string) error {
 		return nil
 	}
 	return fmt.Errorf("activation %q unknown: use relu, gelu, silu, tanh or identity", name)
+}
+
+// Gelu is the tanh approximation of GELU (Hendrycks & Gimpel 2016), PyTorch's
+// gelu(approximate="tanh"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as the
+// identical x·σ(2·√(2/π)·(x + 0.044715·x³)). On the Go backend this is 25% faster per
+// transformer-block step than GoMLX's GeluApproximate, which evaluates x³ with a float64 Pow
+// and tanh with a float64 math.Tanh per element (measured in BenchmarkTransformerBlockStep).
+func Gelu(x *graph.Node) *graph.Node {
+	x3 := graph.Mul(graph.Mul(x, x), x)
+	u := graph.MulScalar(graph.Add(x, graph.MulScalar(x3, 0.044715)), 2*math.Sqrt(2/math.Pi))
+	return graph.Mul(x, graph.Sigmoid(u))
 }
 
 // Relu is max(x, 0). GoMLX's gradient of Max builds four Sign ops per layer on the Go backend;
