@@ -33,7 +33,6 @@ import (
 	"github.com/gomlx/gomlx/ml/train/metric"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomlx/gomlx/support/exceptions"
-	"github.com/gomlx/gomlx/ui/commandline"
 	"github.com/moeboost/moeboost/optimizers"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/moeboost/moeboost/train/losses"
@@ -67,7 +66,7 @@ type Config struct {
 	// Params are set on the store before Settings, e.g. {"moe_top_k": 2}.
 	Params map[string]any
 	// Settings is GoMLX's "k=v;k2=v2" string (the -set flag) applied after Params; a key must
-	// already be a known param.
+	// be a param in the store or declared with DeclareParam.
 	Settings string
 	// Seed seeds the store's random number generator (initializers, dropout, noise).
 	Seed int64
@@ -279,9 +278,16 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if store == nil {
 		store = model.NewStore()
 	}
+	// The config's optimizer and learning rate are defaults that Params and -set override.
+	if _, ok := store.GetParam(optimizer.ParamOptimizer); !ok && cfg.Optimizer != "" {
+		store.SetParam(optimizer.ParamOptimizer, cfg.Optimizer)
+	}
+	if _, ok := store.GetParam(optimizer.ParamLearningRate); !ok {
+		store.SetParam(optimizer.ParamLearningRate, cfg.LearningRate)
+	}
 	store.SetParams(cfg.Params)
 	if cfg.Settings != "" {
-		if _, err := commandline.ParseSettings(store, cfg.Settings); err != nil {
+		if err := ApplySettings(store, cfg.Settings); err != nil {
 			return nil, fmt.Errorf("train: -set %q: %w", cfg.Settings, err)
 		}
 	}
@@ -298,15 +304,16 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	// Optimizer, learning rate, schedule, guard.
 	opt := cfg.OptimizerImpl
 	if opt == nil {
+		if v, ok := store.GetParam(optimizer.ParamOptimizer); ok {
+			cfg.Optimizer = fmt.Sprint(v)
+		}
 		if opt, err = optimizers.New(store.RootScope(), cfg.Optimizer); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
 	lr := cfg.LearningRate
-	if lr == 0 {
-		if v, ok := store.GetParam(optimizer.ParamLearningRate); ok {
-			lr = toFloat(v)
-		}
+	if v, ok := store.GetParam(optimizer.ParamLearningRate); ok && toFloat(v) != 0 {
+		lr = toFloat(v)
 	}
 	if lr == 0 {
 		if d, ok := opt.(DefaultLearningRater); ok {

@@ -15,6 +15,9 @@ type (
 	Progress = train.Progress
 )
 
+// SavePlots writes charts stacked in one PNG file; see train.SavePlots.
+func SavePlots(path string, charts ...Chart) error { return train.SavePlots(path, charts...) }
+
 // SavePlot writes chart as a PNG file; see train.SavePlot.
 func SavePlot(path string, chart Chart) error { return train.SavePlot(path, chart) }
 
