@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""PyTorch side of moeboost's step-speed benchmark: the same training steps, on CPU.
+
+Usage: torch_ref.py [--tasks mlp,transformer-block,moe-block] [--steps N] [--warmup W] [--threads 1,2]
+Prints one JSON object: {"torch": version, "results": {task: {threads: ms_per_step}}}.
+Each time is the median of N steady-state steps after W warm-up steps.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+
+def mlp_step():
+    # 64 -> 256 -> 256 -> 1, ReLU, batch 256, Adam, MSE: as moeboost's "mlp" task.
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(256, 64), torch.randn(256, 1)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+class Block(nn.Module):
+    # Pre-LN transformer block: x += MHA(LN(x)); x += FFN(LN(x)); FFN d -> ffn -> d with GELU (tanh).
+    def __init__(self, d, heads, ffn, moe=None):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.ffn = moe if moe is not None else nn.Sequential(nn.Linear(d, ffn), nn.GELU(approximate="tanh"), nn.Linear(ffn, d))
+
+    def forward(self, x):
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.ffn(self.ln2(x))
+
+
+class MoE(nn.Module):
+    # Top-2-of-4 token-choice MoE with capacity factor 1.25 (softmax, top-k, renormalize),
+    # dispatch by scatter into [E, C, d] slots, batched expert matmuls, combine by gather.
+    def __init__(self, d, ffn, experts=4, k=2, cf=1.25):
+        super().__init__()
+        self.e, self.k, self.cf = experts, k, cf
+        self.router = nn.Linear(d, experts, bias=False)
+        self.w1 = nn.Parameter(torch.randn(experts, d, ffn) * (2 / d) ** 0.5)
+        self.b1 = nn.Parameter(torch.zeros(experts, 1, ffn))
+        self.w2 = nn.Parameter(torch.randn(experts, ffn, d) * (2 / ffn) ** 0.5)
+        self.b2 = nn.Parameter(torch.zeros(experts, 1, d))
+
+    def forward(self, x):
+        b, s, d = x.shape
+        t = x.reshape(-1, d)
+        n = t.shape[0]
+        cap = int(self.cf * n * self.k / self.e)
+        probs = torch.softmax(self.router(t), dim=-1)
+        gates, idx = probs.topk(self.k, dim=-1)
+        gates = gates / gates.sum(-1, keepdim=True)
+        onehot = nn.functional.one_hot(idx.t().reshape(-1), self.e)  # slot-major: [k*n, E]
+        pos = (torch.cumsum(onehot, 0) - 1) * onehot
+        pos = pos.sum(-1)
+        keep = (pos < cap)
+        flat_e = idx.t().reshape(-1)
+        slot = flat_e * cap + pos.clamp(max=cap - 1)
+        src = t.repeat(self.k, 1) * keep.unsqueeze(-1)
+        buf = torch.zeros(self.e * cap, d).index_add(0, slot, src).reshape(self.e, cap, d)
+        h = torch.nn.functional.gelu(torch.bmm(buf, self.w1) + self.b1, approximate="tanh")
+        out = (torch.bmm(h, self.w2) + self.b2).reshape(self.e * cap, d)
+        y = out[slot] * (gates.t().reshape(-1) * keep).unsqueeze(-1)
+        return y.reshape(self.k, n, d).sum(0).reshape(b, s, d)
+
+
+def block_step(moe):
+    d, heads, ffn = 128, 4, 256
+    block = Block(d, heads, ffn, MoE(d, ffn) if moe else None)
+    opt = torch.optim.Adam(block.parameters(), lr=1e-3)
+    x, y = torch.randn(32, 64, d), torch.randn(32, 64, d)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = ((block(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+TASKS = {"mlp": mlp_step, "transformer-block": lambda: block_step(False), "moe-block": lambda: block_step(True)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", default="mlp,transformer-block")
+    ap.add_argument("--steps", type=int, default=0, help="timed steps (0: 200 for mlp, 30 otherwise)")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--threads", default="1,2")
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    out = {"torch": torch.__version__, "results": {}}
+    for task in a.tasks.split(","):
+        out["results"][task] = {}
+        for th in [int(t) for t in a.threads.split(",")]:
+            torch.set_num_threads(th)
+            step = TASKS[task]()
+            n = a.steps or (200 if task == "mlp" else 30)
+            for _ in range(a.warmup):
+                step()
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                step()
+                times.append((time.perf_counter() - t0) * 1000)
+            out["results"][task][str(th)] = statistics.median(times)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
