@@ -91,7 +91,7 @@ func (s *stepGuard) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.
 			// sum overflows, which is a blow-up too).
 			sq := make([]*graph.Node, len(grads))
 			for i, gr := range grads {
-				sq[i] = graph.ConvertDType(graph.ReduceAllSum(graph.Square(gr)), dt)
+				sq[i] = graph.ConvertDType(sumSquares(gr), dt)
 			}
 			sqv := graph.Stack(sq, 0)
 			finite := graph.IsFinite(sqv)
@@ -167,3 +167,14 @@ func lossDType(_ *graph.Graph, dt dtypes.DType) dtypes.DType {
 func shapeOf(dt dtypes.DType, dims ...int) shapes.Shape { return shapes.Make(dt, dims...) }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// sumSquares returns Σ x² as a [1, 1] dot product of the flattened tensor with itself: on the
+// Go backend a matmul is 15-30x faster than ReduceSum, whose kernel is a generic iterator.
+func sumSquares(x *graph.Node) *graph.Node {
+	n := x.Shape().Size()
+	if n < 64 {
+		return graph.ReduceAllSum(graph.Square(x))
+	}
+	row := graph.Reshape(x, 1, n)
+	return graph.Reshape(graph.DotGeneral(row, []int{1}, nil, row, []int{1}, nil))
+}
