@@ -53,7 +53,7 @@ func (r *Registry[T]) Get(name string) (T, error) {
 	r.mu.RUnlock()
 	if !ok {
 		var zero T
-		return zero, fmt.Errorf("unknown %s %q: known %ss are %s", r.kind, name, r.kind, r.quotedNames())
+		return zero, fmt.Errorf("unknown %s %q: known %s are %s", r.kind, name, Plural(r.kind), r.quotedNames())
 	}
 	return v, nil
 }
@@ -139,4 +139,12 @@ func All() []Lister {
 	out := slices.Clone(kinds.list)
 	slices.SortFunc(out, func(a, b Lister) int { return strings.Compare(a.Kind(), b.Kind()) })
 	return out
+}
+
+// Plural returns the English plural of a plugin kind ("loss" -> "losses").
+func Plural(kind string) string {
+	if strings.HasSuffix(kind, "s") {
+		return kind + "es"
+	}
+	return kind + "s"
 }

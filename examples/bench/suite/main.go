@@ -210,7 +210,7 @@ func printList(out io.Writer) {
 		if kind.Kind() == "benchmark" {
 			continue
 		}
-		fmt.Fprintf(out, "%s: %s\n", plural(kind.Kind()), strings.Join(kind.Names(), ", "))
+		fmt.Fprintf(out, "%s: %s\n", registry.Plural(kind.Kind()), strings.Join(kind.Names(), ", "))
 	}
 	fmt.Fprintln(out, "benchmarks:")
 	for _, name := range Names() {
@@ -237,10 +237,3 @@ func writeJSON(path string, doc *File) error {
 }
 
 func goVersion() string { return runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH }
-
-func plural(kind string) string {
-	if strings.HasSuffix(kind, "s") {
-		return kind + "es"
-	}
-	return kind + "s"
-}
