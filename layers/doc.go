@@ -10,4 +10,10 @@
 //   - Embedding with a tied output projection, and learned positional embeddings.
 //
 // Layers are functions of a GoMLX model.Scope: variables live under scope.In(name).
+//
+// Importing layers (or train/backend) installs internal/fastgrad: gradient rules for
+// DotGeneral, broadcasts and Max/Min that are identical to GoMLX's but avoid the Go backend's
+// slow Transpose, ReduceSum and Sign kernels.
 package layers
+
+import _ "github.com/moeboost/moeboost/internal/fastgrad" // Faster, identical gradient rules.

@@ -95,8 +95,8 @@ func TestBlockCausalAndCarry(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	x := randFlat(r, b*s*d)
 	x2 := append([]float64(nil), x...)
-	for i := 0; i < d; i++ { // Change only the last position of the first sequence.
-		x2[(s-1)*d+i] += 1
+	for i := 0; i < d; i++ { // Change only the last position of the first sequence (not uniformly: LN would cancel it).
+		x2[(s-1)*d+i] += float64(i)
 	}
 	var carried []int
 	ffn := func(scope *model.Scope, h *graph.Node, layer int, carry layers.Carry) (*graph.Node, layers.Carry) {

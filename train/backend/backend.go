@@ -23,6 +23,8 @@ import (
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // Registers the pure-Go backend "go".
+
+	_ "github.com/moeboost/moeboost/internal/fastgrad" // Faster, identical gradient rules (see its doc).
 )
 
 // GoDefault is the Go backend configuration moeboost uses when none is given: unlimited
