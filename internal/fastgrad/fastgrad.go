@@ -231,18 +231,72 @@ func grad(this *graph.Node, T dotAxes, v *graph.Node, vBatch, vThis, vOther []in
 	copy(fromV, T.cross)
 	orderA := slices.Concat(T.batch, fromV, fromOther) // DotGeneral(v, other)
 	orderB := slices.Concat(T.batch, fromOther, fromV) // DotGeneral(other, v)
-	if isIdentity(orderB) && !isIdentity(orderA) {
-		return graph.DotGeneral(other, O.cross, O.batch, v, vOther, vBatch)
+	// Pick the operand order that moves the fewest elements through the backend's slow
+	// transposes: of its inputs (when their axes are not in a matmul layout) and of the output
+	// (when not already in this's axis order).
+	costA := layoutCost(v, vOther, vBatch, other, O.cross, O.batch) + outputCost(this, orderA)
+	costB := layoutCost(other, O.cross, O.batch, v, vOther, vBatch) + outputCost(this, orderB)
+	var g *graph.Node
+	order := orderA
+	if costB < costA {
+		g, order = graph.DotGeneral(other, O.cross, O.batch, v, vOther, vBatch), orderB
+	} else {
+		g = graph.DotGeneral(v, vOther, vBatch, other, O.cross, O.batch)
 	}
-	g := graph.DotGeneral(v, vOther, vBatch, other, O.cross, O.batch)
-	if isIdentity(orderA) {
+	if isIdentity(order) {
 		return g
 	}
-	perm := make([]int, len(orderA)) // perm[axis of this] = position in g.
-	for pos, axis := range orderA {
+	perm := make([]int, len(order)) // perm[axis of this] = position in g.
+	for pos, axis := range order {
 		perm[axis] = pos
 	}
 	return graph.TransposeAllAxes(g, perm...)
+}
+
+// layoutCost estimates how many elements the Go backend transposes to run
+// DotGeneral(lhs, lc, lb, rhs, rc, rb): it wants batch axes leading, the lhs contracting axis
+// last and the rhs contracting axis right after the batch axes or last (adjacent axes of the
+// same role merge first).
+func layoutCost(lhs *graph.Node, lc, lb []int, rhs *graph.Node, rc, rb []int) int {
+	cost := 0
+	if !matmulSide(lhs.Rank(), lc, lb, true) {
+		cost += lhs.Shape().Size()
+	}
+	if !matmulSide(rhs.Rank(), rc, rb, false) {
+		cost += rhs.Shape().Size()
+	}
+	return cost
+}
+
+// matmulSide reports whether an operand's axes already fit the backend's matmul layout:
+// [batch..., cross..., contracting...] for the lhs; for the rhs also [batch..., contracting..., cross...].
+func matmulSide(rank int, contracting, batch []int, lhs bool) bool {
+	if !isIdentity(batch) || !consecutive(contracting) {
+		return false
+	}
+	free := rank - len(batch) - len(contracting)
+	last := len(contracting) > 0 && contracting[len(contracting)-1] == rank-1
+	if lhs {
+		return last || free == 0
+	}
+	first := len(contracting) > 0 && contracting[0] == len(batch)
+	return last || first || free == 0
+}
+
+func consecutive(axes []int) bool {
+	for i := 1; i < len(axes); i++ {
+		if axes[i] != axes[i-1]+1 {
+			return false
+		}
+	}
+	return true
+}
+
+func outputCost(this *graph.Node, order []int) int {
+	if isIdentity(order) {
+		return 0
+	}
+	return this.Shape().Size()
 }
 
 func defaultConfig(cfg reflect.Value) bool {
