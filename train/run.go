@@ -274,6 +274,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Out != nil {
+		fmt.Fprintf(cfg.Out, "%s: %s\n", cfg.Name, backend.Describe(b, b.String()))
+	}
+	backend.WarnIfNoSIMD(b)
 	store := cfg.Store
 	if store == nil {
 		store = model.NewStore()
