@@ -47,6 +47,9 @@ type BlockConfig struct {
 	PostLN bool
 	// Norm is "layer" (default) or "rms".
 	Norm string
+	// GoMLXAttention uses GoMLX's attention layer instead of SelfAttention (the same maths with
+	// more options; moeboost's is faster on the Go backend).
+	GoMLXAttention bool
 }
 
 // Validate reports a bad configuration.
@@ -93,8 +96,13 @@ func Block(scope *model.Scope, x *graph.Node, layer int, cfg BlockConfig, carry 
 		ffn = DenseFFN(hidden, act)
 	}
 	attn := func(h *graph.Node) *graph.Node {
-		a := attention.SelfAttention(scope.In("attention"), h, cfg.NumHeads, cfg.DModel/cfg.NumHeads).
-			WithCausalMask(cfg.Causal).Done()
+		var a *graph.Node
+		if cfg.GoMLXAttention {
+			a = attention.SelfAttention(scope.In("attention"), h, cfg.NumHeads, cfg.DModel/cfg.NumHeads).
+				WithCausalMask(cfg.Causal).Done()
+		} else {
+			a = SelfAttention(scope.In("attention"), h, cfg.NumHeads, cfg.Causal)
+		}
 		if cfg.Dropout > 0 {
 			a = glayers.DropoutStatic(scope.In("attention"), a, cfg.Dropout)
 		}

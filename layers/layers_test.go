@@ -184,3 +184,76 @@ func TestGeluMatchesTanhForm(t *testing.T) {
 		require.InDelta(t, want, got[i], 1e-12, "x=%g", x)
 	}
 }
+
+// TestSelfAttentionMatchesReference recomputes attention on the host from the layer's own
+// weights, causal and not.
+func TestSelfAttentionMatchesReference(t *testing.T) {
+	const b, s, d, h = 2, 5, 6, 3
+	hd := d / h
+	x := randFlat(rand.New(rand.NewPCG(9, 9)), b*s*d)
+	for _, causal := range []bool{false, true} {
+		store := model.NewStore()
+		require.NoError(t, store.SetRNGStateFromSeed(5))
+		exec, err := model.NewExec(backend.MustDefault(), store, func(scope *model.Scope, in *graph.Node) *graph.Node {
+			return layers.SelfAttention(scope.In("attn"), in, h, causal)
+		})
+		require.NoError(t, err)
+		out, err := exec.Call(tensors.FromFlatDataAndDimensions(x, b, s, d))
+		require.NoError(t, err)
+		got := tensors.MustCopyFlatData[float64](out[0])
+		w := func(name string) ([]float64, []float64) {
+			return tensors.MustCopyFlatData[float64](store.GetVariable("/attn/"+name+"/dense/weights").MustValue()),
+				tensors.MustCopyFlatData[float64](store.GetVariable("/attn/"+name+"/dense/biases").MustValue())
+		}
+		dense := func(in []float64, name string) []float64 { // [b*s, d] x [d, d] + bias
+			wt, bs := w(name)
+			outv := make([]float64, b*s*d)
+			for r := range b * s {
+				for j := range d {
+					v := bs[j]
+					for i := range d {
+						v += in[r*d+i] * wt[i*d+j]
+					}
+					outv[r*d+j] = v
+				}
+			}
+			return outv
+		}
+		q, k, v := dense(x, "q"), dense(x, "k"), dense(x, "v")
+		o := make([]float64, b*s*d)
+		for bi := range b {
+			for hi := range h {
+				for qi := range s {
+					scores := make([]float64, s)
+					maxv := math.Inf(-1)
+					for ki := range s {
+						scores[ki] = math.Inf(-1)
+						if causal && ki > qi {
+							continue
+						}
+						var dot float64
+						for e := range hd {
+							dot += q[(bi*s+qi)*d+hi*hd+e] * k[(bi*s+ki)*d+hi*hd+e]
+						}
+						scores[ki] = dot / math.Sqrt(float64(hd))
+						maxv = math.Max(maxv, scores[ki])
+					}
+					var z float64
+					for ki := range scores {
+						scores[ki] = math.Exp(scores[ki] - maxv)
+						z += scores[ki]
+					}
+					for e := range hd {
+						var acc float64
+						for ki := range s {
+							acc += scores[ki] / z * v[(bi*s+ki)*d+hi*hd+e]
+						}
+						o[(bi*s+qi)*d+hi*hd+e] = acc
+					}
+				}
+			}
+		}
+		want := dense(o, "out")
+		require.InDeltaSlice(t, want, got, 1e-10, "causal=%v", causal)
+	}
+}
