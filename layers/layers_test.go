@@ -202,8 +202,8 @@ func TestSelfAttentionMatchesReference(t *testing.T) {
 		require.NoError(t, err)
 		got := tensors.MustCopyFlatData[float64](out[0])
 		w := func(name string) ([]float64, []float64) {
-			return tensors.MustCopyFlatData[float64](store.GetVariable("/attn/"+name+"/dense/weights").MustValue()),
-				tensors.MustCopyFlatData[float64](store.GetVariable("/attn/"+name+"/dense/biases").MustValue())
+			return tensors.MustCopyFlatData[float64](store.GetVariable("/attn/" + name + "/dense/weights").MustValue()),
+				tensors.MustCopyFlatData[float64](store.GetVariable("/attn/" + name + "/dense/biases").MustValue())
 		}
 		dense := func(in []float64, name string) []float64 { // [b*s, d] x [d, d] + bias
 			wt, bs := w(name)
