@@ -1,0 +1,116 @@
+package optimizers
+
+import (
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph-building code reads best unqualified.
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// SGDSaIConfig configures SGD-SaI (SGD with momentum and scaling at initialization). The zero
+// value is the official defaults.
+//
+// Paper: Xu et al., "No More Adam: Learning Rate Scaling at Initialization is All You Need",
+// arXiv:2412.11768.
+// Reference code: AnonymousAlethiometer/SGD_SaI sgd_sai/sgd_sai.py (class SGD_sai, v1.0.3,
+// commit e2130803).
+//
+// Rule, per tensor:
+//
+//	at the first step only: gsnr = ‖g₁‖ / (std(g₁) + ε)   (std unbiased; 0 for one element)
+//	b = g at the first step, else b ← μ·b + (1−μ)·g
+//	p ← p·(1 − lr·wd) − lr·gsnr·b
+//
+// Defaults: lr 1e-2, momentum 0.9, ε 1e-8, weight decay 1e-2 (decoupled, on by default).
+// State: the momentum buffer (×1) and one scalar per tensor. The g-SNR is frozen from the first
+// gradient forever.
+//
+// Deviations: momentum 0 crashes the official code (the buffer is never created); here it
+// means b = g. Weight decay skips biases and norms unless GroupConfig.DecayAll.
+type SGDSaIConfig struct {
+	LearningRate float64
+	// Momentum μ; nil means 0.9.
+	Momentum *float64
+	Eps      float64
+	// WeightDecay is the decoupled rate; nil means 1e-2.
+	WeightDecay *float64
+	Groups      GroupConfig
+}
+
+func (c SGDSaIConfig) withDefaults() SGDSaIConfig {
+	c.LearningRate = orDefault(c.LearningRate, 1e-2)
+	c.Eps = orDefault(c.Eps, 1e-8)
+	if c.Momentum == nil {
+		c.Momentum = Ptr(0.9)
+	}
+	if c.WeightDecay == nil {
+		c.WeightDecay = Ptr(1e-2)
+	}
+	return c
+}
+
+// Validate checks the hyperparameters (after defaults).
+func (c SGDSaIConfig) Validate() error {
+	c = c.withDefaults()
+	ck := &checker{name: "sgd_sai"}
+	ck.lr(c.LearningRate)
+	ck.beta(ParamMomentum, *c.Momentum)
+	ck.nonNeg(ParamEpsilon, c.Eps)
+	ck.nonNeg(ParamWeightDecay, *c.WeightDecay)
+	if err := c.Groups.Validate(); err != nil {
+		ck.errs = append(ck.errs, err)
+	}
+	return ck.err()
+}
+
+// NewSGDSaI returns SGD-SaI as a chain: decoupled weight decay, g-SNR-scaled momentum, step.
+func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c = c.withDefaults()
+	mu := *c.Momentum
+	return NewOptimizer("sgd_sai", c.LearningRate, c.Groups, false,
+		DecoupledWeightDecay(*c.WeightDecay),
+		PerParam("sgd_sai", func(u *Update, p *Param) {
+			g := p.U
+			first := Equal(u.Step, ScalarOne(u.Graph, dtypes.Int64))
+			gsnr := u.StateShaped(p, "gsnr", shapes.Make(u.DType))
+			snr := Where(first, gSNR(u, g, c.Eps), gsnr.Value()) // frozen after step 1
+			gsnr.Set(snr)
+			b := g
+			if mu > 0 {
+				buf := u.State(p, "momentum_buffer")
+				b = Where(first, g, addScaled(u, buf.Value(), mu, g, 1-mu)) // b ← μ b + (1−μ) g
+				buf.Set(b)
+			}
+			p.U = Mul(b, snr)
+		}),
+		ApplyUpdate(),
+	), nil
+}
+
+// gSNR is ‖g‖/(std(g) + ε) with the unbiased standard deviation (0 for a single element, as
+// torch's nan_to_num of its NaN).
+func gSNR(u *Update, g *Node, eps float64) *Node {
+	n := g.Shape().Size()
+	nrm := norm(g)
+	std := u.Const(0)
+	if n > 1 {
+		mean := Div(ReduceAllSum(g), u.Const(float64(n)))
+		std = Sqrt(Div(sumSq(Sub(g, mean)), u.Const(float64(n-1)))) // unbiased
+	}
+	return Div(nrm, Add(std, u.Const(eps)))
+}
+
+func init() {
+	Register("sgd_sai", func(scope *model.Scope) (Interface, error) {
+		r := newParamReader(scope, "sgd_sai")
+		c := SGDSaIConfig{LearningRate: r.lr(), Momentum: r.floatPtr(ParamMomentum), Eps: r.float(ParamEpsilon, 0),
+			WeightDecay: r.floatPtr(ParamWeightDecay), Groups: groupsFromParams(r)}
+		if err := r.err(); err != nil {
+			return nil, err
+		}
+		return NewSGDSaI(c)
+	})
+}
