@@ -556,15 +556,19 @@ func (s *runState) evaluate(step int) error {
 	if s.cfg.Out != nil {
 		fmt.Fprintf(s.cfg.Out, "%s: step %d %s\n", s.cfg.Name, step, formatMetrics(p.Metrics))
 	}
-	for _, cb := range s.cfg.Callbacks {
+	stop := false
+	for _, cb := range s.cfg.Callbacks { // Every callback sees the evaluation, even after a stop request.
 		if ec, ok := cb.(EvalCallback); ok {
 			if err := ec.OnEval(p, s.res); err != nil {
-				if errors.Is(err, ErrStop) {
-					return errStop
+				if !errors.Is(err, ErrStop) {
+					return err
 				}
-				return err
+				stop = true
 			}
 		}
+	}
+	if stop {
+		return errStop
 	}
 	return nil
 }
