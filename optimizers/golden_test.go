@@ -126,6 +126,7 @@ func runGolden(t *testing.T, c *goldenCase, optName string, params map[string]an
 		require.NoError(t, optimizers.InjectProjectors(opt, proj))
 	}
 	st := newStepper(t, store, opt, dtypes.Float64)
+	worst := 0.0
 	for step := range c.Steps {
 		grads := c.Grads[step]
 		if c.Mode == "quadratic" {
@@ -163,24 +164,45 @@ func runGolden(t *testing.T, c *goldenCase, optName string, params map[string]an
 			}
 		}
 		st.step(t, grads)
-		compareStep(t, step, c.ParamsInitial, st.values(), c.ParamsAfter[step], rtol, atol)
+		worst = math.Max(worst, compareStep(t, step, c.ParamsInitial, st.values(), c.ParamsAfter[step], rtol, atol))
 	}
+	t.Logf("%d steps within tolerance (rtol %g, atol %g); worst error %.3g of the tolerance", c.Steps, rtol, atol, worst)
 }
 
-// compareStep checks every element of every tensor after a step.
-func compareStep(t *testing.T, step int, specs []tensorSpec, got, want [][]float64, rtol, atol float64) {
+// compareStep checks every element of every tensor after a step and returns the largest
+// |got − want|/(atol + rtol·|want|) ratio seen (≤ 1 passes).
+func compareStep(t *testing.T, step int, specs []tensorSpec, got, want [][]float64, rtol, atol float64) float64 {
 	t.Helper()
-	require.Len(t, got, len(want))
+	if err := diffStep(step, specs, got, want, rtol, atol); err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
 	for i := range want {
-		require.Len(t, got[i], len(want[i]))
+		for j := range want[i] {
+			worst = math.Max(worst, math.Abs(got[i][j]-want[i][j])/(atol+rtol*math.Abs(want[i][j])))
+		}
+	}
+	return worst
+}
+
+// diffStep reports the first element outside |got − want| ≤ atol + rtol·|want|.
+func diffStep(step int, specs []tensorSpec, got, want [][]float64, rtol, atol float64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("step %d: %d tensors, want %d", step+1, len(got), len(want))
+	}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			return fmt.Errorf("step %d, tensor %q: %d values, want %d", step+1, specs[i].Name, len(got[i]), len(want[i]))
+		}
 		for j := range want[i] {
 			d := math.Abs(got[i][j] - want[i][j])
 			if !(d <= atol+rtol*math.Abs(want[i][j])) {
-				t.Fatalf("step %d, tensor %q[%d]: got %.17g, want %.17g (|diff| %.3g > atol %g + rtol %g·|want|)",
+				return fmt.Errorf("step %d, tensor %q[%d]: got %.17g, want %.17g (|diff| %.3g > atol %g + rtol %g·|want|)",
 					step+1, specs[i].Name, j, got[i][j], want[i][j], d, atol, rtol)
 			}
 		}
 	}
+	return nil
 }
 
 // hp consumes the hyperparameters of a golden file; unknown leftovers are an error, so a case

@@ -257,3 +257,11 @@ func (c *checker) positive(param string, v float64) {
 }
 
 func (c *checker) err() error { return errors.Join(c.errs...) }
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}

@@ -218,7 +218,11 @@ type Optimizer struct {
 // /optimizers/<name>, with default learning rate lr and the given parameter-group rules.
 // lowRank says whether the optimizer uses the group's low-rank flag (only for logging).
 func NewOptimizer(name string, lr float64, groups GroupConfig, lowRank bool, transforms ...Transform) *Optimizer {
-	return &Optimizer{name: name, lr: lr, groups: groups, lowRank: lowRank, transforms: transforms, logGroups: !groups.Quiet}
+	o := &Optimizer{name: name, lr: lr, groups: groups, lowRank: lowRank, transforms: transforms, logGroups: !groups.Quiet}
+	if lowRank {
+		o.injected = map[string][]float64{}
+	}
+	return o
 }
 
 // Name is the optimizer's name (and the scope of its state under /optimizers).
