@@ -32,11 +32,12 @@ import (
 // m̂, v̂ are torch AdamW's bias corrections, with the step counted from the last subspace change
 // unless KeepState. Subspaces (Projection):
 //
-//   - "blocks" (BAdam-like, the default): a block of k = ⌈ρ·n⌉ consecutive columns of the
-//     [m, n] weight, moving cyclically to the next block at every change; Proj(G) = G·S, Back(X) = X·Sᵀ.
+//   - "blocks" (BAdam-like, the default): a block of k = ⌈ρ·m⌉ consecutive rows of the [m, n]
+//     weight (rows are input features in GoMLX's [in, out] layout), moving cyclically to the next
+//     block at every change; Proj gathers the rows, Back scatters them back.
 //   - "svd" (GaLore-like): the rank r = ⌈ρ·min(m, n)⌉ projector of lowrank.go, computed from G.
-//   - "random" (RandK): k = ⌈ρ·m·n⌉ coordinates drawn uniformly without replacement (indices kept
-//     in the state, int32), from an RNG seeded with Seed.
+//   - "random" (RandK at row granularity): k = ⌈ρ·m⌉ rows drawn uniformly without replacement
+//     (their indices kept in the state, int32), from an RNG seeded with Seed.
 //
 // Every other tensor (biases, norms, embeddings or heads excluded by GroupConfig.LowRankExclude)
 // is state-full: plain AdamW.
@@ -44,13 +45,15 @@ import (
 // Defaults: lr 1e-3, β (0.9, 0.999), ε 1e-8, weight decay 0, density 0.25, update gap 200,
 // projection "blocks", state-free rule "signsgd", free_lr_scale 1, moments reset at each
 // subspace change. State: ×2ρ of the projected weights (plus the projector, r·min(m, n), for
-// "svd", or the int32 indices, ×ρ·4/bytes-per-value, for "random"), ×2 of the others.
+// "svd", or k int32 row indices for "random"), ×2 of the others.
 //
 // Deviations (choices where the paper leaves the code's behaviour open): the moments and the
 // bias-correction count are reset when the subspace changes (KeepState keeps them, GaLore-style,
 // which for "blocks"/"random" reuses moments of other coordinates); the state-free learning rate
-// is the state-full one times FreeLRScale; blocks are column blocks of each weight rather than
-// whole layers; the SVD projector is computed in float64 in the graph (as Fira's).
+// is the state-full one times FreeLRScale; blocks are row blocks of each weight rather than
+// whole layers, and RandK draws rows rather than single coordinates (a sort of m keys per step
+// instead of one of m·n: the selection runs in the graph at every step and is kept only at a
+// change); the SVD projector is computed in float64 in the graph (as Fira's).
 type FRUGALConfig struct {
 	LearningRate float64
 	Beta1, Beta2 float64
@@ -189,32 +192,33 @@ func (c FRUGALConfig) subspace(u *Update, p *Param, g, refresh *Node) (proj, bac
 		lr := newLowRank(u, p, g, r, c.UpdateGap, "std")
 		return lr.project, lr.back
 	case "random":
-		n := rows * cols
-		k := max(1, min(int(math.Ceil(c.Density*float64(n))), n))
-		idxState := u.StateShaped(p, "indices", shapes.Make(dtypes.Int32, k))
+		// k distinct rows drawn uniformly (the top k of m uniform keys), redrawn at each change.
+		k := max(1, min(int(math.Ceil(c.Density*float64(rows))), rows))
+		idxState := u.StateShaped(p, "rows", shapes.Make(dtypes.Int32, k))
 		rngState := u.Global("rng", mustRNGState(c.Seed))
-		rng, keys := RandomUniform(rngState.Value(), shapes.Make(dtypes.Float32, n))
-		_, top := TopK(keys, k, 0) // k distinct coordinates, uniformly at random
+		rng, keys := RandomUniform(rngState.Value(), shapes.Make(dtypes.Float32, rows))
+		_, top := TopK(keys, k, 0)
 		idx := Where(refresh, ConvertDType(top, dtypes.Int32), idxState.Value())
 		idxState.Set(idx)
 		rngState.Set(Where(refresh, rng, rngState.Value()))
-		at := Reshape(idx, k, 1)
-		proj = func(x *Node) *Node { return Reshape(Gather(Reshape(x, n, 1), at), k) }
-		back = func(x *Node) *Node {
-			return Reshape(Scatter(at, Reshape(x, k, 1), shapes.Make(x.DType(), n, 1), false, true), rows, cols)
-		}
-		return proj, back
+		return rowSubspace(idx, rows, cols)
 	}
-	// "blocks": k consecutive columns, the j-th block at the j-th change (cyclic).
-	k := max(1, min(int(math.Ceil(c.Density*float64(cols))), cols))
-	nb := int64((cols + k - 1) / k)
+	// "blocks": k consecutive rows, the j-th block at the j-th change (cyclic).
+	k := max(1, min(int(math.Ceil(c.Density*float64(rows))), rows))
+	nb := int64((rows + k - 1) / k)
 	j := Rem(Div(Sub(u.Step, i64(1)), i64(int64(c.UpdateGap))), i64(nb))
-	start := Min(Mul(j, i64(int64(k))), i64(int64(cols-k)))
-	cIdx := Iota(u.Graph, shapes.Make(dtypes.Int64, cols, k), 0)
-	bIdx := Add(Iota(u.Graph, shapes.Make(dtypes.Int64, cols, k), 1), start)
-	sel := ConvertDType(Equal(cIdx, bIdx), u.DType) // S [cols, k]: S[c, i] = (c == start + i)
-	proj = func(x *Node) *Node { return MatMul(x, sel) }
-	back = func(x *Node) *Node { return MatMul(x, Transpose(sel, 0, 1)) }
+	start := Min(Mul(j, i64(int64(k))), i64(int64(rows-k))) // the last block ends at the last row
+	idx := ConvertDType(Add(Iota(u.Graph, shapes.Make(dtypes.Int64, k), 0), start), dtypes.Int32)
+	return rowSubspace(idx, rows, cols)
+}
+
+// rowSubspace is the subspace of the rows idx [k] of a [rows, cols] weight: Proj gathers them
+// ([k, cols]), Back scatters a [k, cols] block into zeros.
+func rowSubspace(idx *Node, rows, cols int) (proj, back func(*Node) *Node) {
+	k := idx.Shape().Dim(0)
+	at := Reshape(idx, k, 1)
+	proj = func(x *Node) *Node { return Gather(x, at) }
+	back = func(x *Node) *Node { return Scatter(at, x, shapes.Make(x.DType(), rows, cols), false, true) }
 	return proj, back
 }
 

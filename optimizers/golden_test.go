@@ -114,6 +114,14 @@ func TestGolden(t *testing.T) {
 
 func runGolden(t *testing.T, c *goldenCase, optName string, params map[string]any, inject bool, rtol, atol float64) {
 	require.True(t, rtol > 0 || atol > 0, "tolerance missing")
+	worst, err := replayGolden(t, c, optName, params, inject, rtol, atol)
+	require.NoError(t, err)
+	t.Logf("%d steps within tolerance (rtol %g, atol %g); worst error %.3g of the tolerance", c.Steps, rtol, atol, worst)
+}
+
+// replayGolden runs the case's steps with our optimizer and returns the worst error relative to
+// the tolerance, or the first element outside it.
+func replayGolden(t *testing.T, c *goldenCase, optName string, params map[string]any, inject bool, rtol, atol float64) (float64, error) {
 	store := newStore(t, dtypes.Float64, c.ParamsInitial, params)
 	opt, err := optimizers.New(store.RootScope(), optName)
 	require.NoError(t, err)
@@ -128,45 +136,62 @@ func runGolden(t *testing.T, c *goldenCase, optName string, params map[string]an
 	st := newStepper(t, store, opt, dtypes.Float64)
 	worst := 0.0
 	for step := range c.Steps {
-		grads := c.Grads[step]
-		if c.Mode == "quadratic" {
-			// Closed loop: g = A⊙p + b at our own current parameters.
-			cur := st.values()
-			grads = make([][]float64, len(cur))
-			for i, p := range cur {
-				grads[i] = make([]float64, len(p))
-				for j := range p {
-					grads[i][j] = c.Quadratic.A[i][j]*p[j] + c.Quadratic.B[i][j]
-				}
+		st.step(t, goldenGrads(c, step, st.values()))
+		got := st.values()
+		if err := diffStep(step, c.ParamsInitial, got, c.ParamsAfter[step], rtol, atol); err != nil {
+			return worst, err
+		}
+		worst = math.Max(worst, worstRatio(got, c.ParamsAfter[step], rtol, atol))
+	}
+	return worst, nil
+}
+
+// goldenGrads returns the gradients of a step: recorded (fixed), or recomputed at our current
+// parameters (quadratic: A⊙p + b; scaleinv: the noise minus its component along each output
+// channel of p, for tensors with more than one axis).
+func goldenGrads(c *goldenCase, step int, cur [][]float64) [][]float64 {
+	switch c.Mode {
+	case "quadratic":
+		grads := make([][]float64, len(cur))
+		for i, p := range cur {
+			grads[i] = make([]float64, len(p))
+			for j := range p {
+				grads[i][j] = c.Quadratic.A[i][j]*p[j] + c.Quadratic.B[i][j]
 			}
 		}
-		if c.Mode == "scaleinv" {
-			// Closed loop: for tensors with more than one axis, each output channel's noise
-			// loses its component along that channel of our current params.
-			cur := st.values()
-			grads = make([][]float64, len(cur))
-			for i, p := range cur {
-				r := c.ScaleInv.Noise[step][i]
-				grads[i] = append([]float64(nil), r...)
-				if shape := c.ParamsInitial[i].Shape; len(shape) > 1 {
-					rows, d := shape[0], len(p)/shape[0]
-					for row := range rows {
-						rp, pp := 0.0, 0.0
-						for j := row * d; j < (row+1)*d; j++ {
-							rp += r[j] * p[j]
-							pp += p[j] * p[j]
-						}
-						for j := row * d; j < (row+1)*d; j++ {
-							grads[i][j] = r[j] - rp/pp*p[j]
-						}
+		return grads
+	case "scaleinv":
+		grads := make([][]float64, len(cur))
+		for i, p := range cur {
+			r := c.ScaleInv.Noise[step][i]
+			grads[i] = append([]float64(nil), r...)
+			if shape := c.ParamsInitial[i].Shape; len(shape) > 1 {
+				rows, d := shape[0], len(p)/shape[0]
+				for row := range rows {
+					rp, pp := 0.0, 0.0
+					for j := row * d; j < (row+1)*d; j++ {
+						rp += r[j] * p[j]
+						pp += p[j] * p[j]
+					}
+					for j := row * d; j < (row+1)*d; j++ {
+						grads[i][j] = r[j] - rp/pp*p[j]
 					}
 				}
 			}
 		}
-		st.step(t, grads)
-		worst = math.Max(worst, compareStep(t, step, c.ParamsInitial, st.values(), c.ParamsAfter[step], rtol, atol))
+		return grads
 	}
-	t.Logf("%d steps within tolerance (rtol %g, atol %g); worst error %.3g of the tolerance", c.Steps, rtol, atol, worst)
+	return c.Grads[step]
+}
+
+func worstRatio(got, want [][]float64, rtol, atol float64) float64 {
+	worst := 0.0
+	for i := range want {
+		for j := range want[i] {
+			worst = math.Max(worst, math.Abs(got[i][j]-want[i][j])/(atol+rtol*math.Abs(want[i][j])))
+		}
+	}
+	return worst
 }
 
 // compareStep checks every element of every tensor after a step and returns the largest
@@ -176,13 +201,7 @@ func compareStep(t *testing.T, step int, specs []tensorSpec, got, want [][]float
 	if err := diffStep(step, specs, got, want, rtol, atol); err != nil {
 		t.Fatal(err)
 	}
-	worst := 0.0
-	for i := range want {
-		for j := range want[i] {
-			worst = math.Max(worst, math.Abs(got[i][j]-want[i][j])/(atol+rtol*math.Abs(want[i][j])))
-		}
-	}
-	return worst
+	return worstRatio(got, want, rtol, atol)
 }
 
 // diffStep reports the first element outside |got − want| ≤ atol + rtol·|want|.
@@ -400,4 +419,34 @@ func goldenOptimizer(c *goldenCase) (string, map[string]any, error) {
 	}
 	params, err := h.done()
 	return name, params, err
+}
+
+// The golden comparison catches a wrong rule: the same cases with one hyperparameter slightly
+// off (as a port bug would be) must fail within the 20 steps.
+func TestGoldenDetectsWrongRules(t *testing.T) {
+	_, cases := loadGoldenCases(t)
+	mutations := []struct {
+		file, param string
+		value       any
+	}{
+		{"Lion_default_fixed", optimizers.ParamBeta2, 0.98},
+		{"AdamP_wd_scaleinv", "adamp_wd_ratio", 0.2},
+		{"SPAM_reset_fixed", "spam_delta_t", 9},
+		{"StableSPAM_reset_fixed", "stable_spam_update_proj_gap", 9},
+		{"AdaBelief_default_quadratic", optimizers.ParamEpsilon, 1e-10},
+		{"Fira_default_fixed", "fira_alpha", 0.3},
+		{"Adan_wd_fixed", "adan_no_prox", true},
+		{"SGDP_wd_fixed", optimizers.ParamNesterov, true},
+	}
+	for _, m := range mutations {
+		c, ok := cases[m.file]
+		require.True(t, ok, "golden file %s.json not found", m.file)
+		t.Run(m.file, func(t *testing.T) {
+			name, params, err := goldenOptimizer(c)
+			require.NoError(t, err)
+			params[m.param] = m.value
+			_, err = replayGolden(t, c, name, params, false, c.Tolerance["rtol"], c.Tolerance["atol"])
+			require.Error(t, err, "%s=%v was not detected", m.param, m.value)
+		})
+	}
 }

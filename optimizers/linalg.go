@@ -63,12 +63,21 @@ func SymEigIf(a, active *Node) (vals, vecs *Node) {
 	}
 	g := a.Graph()
 	outDT := a.DType()
+	if a.Shape().Dim(0) == 1 {
+		return Reshape(a, 1), ConvertDType(Reshape(lit(g, dtypes.Float64, 1), 1, 1), outDT)
+	}
+	am, vm := jacobi(a, active)
+	vals, vecs = sortEig(am, vm, a.Shape().Dim(0))
+	return ConvertDType(vals, outDT), ConvertDType(vecs, outDT)
+}
+
+// jacobi runs the Jacobi rotations on a (k ≥ 2; padded to an even size kp) and returns the
+// rotated matrix (diagonal at convergence) and the accumulated rotations, both [kp, kp] float64.
+func jacobi(a, active *Node) (am, vm *Node) {
+	g := a.Graph()
 	const dt = dtypes.Float64
 	a = ConvertDType(a, dt)
 	k := a.Shape().Dim(0)
-	if k == 1 {
-		return ConvertDType(Reshape(a, 1), outDT), ConvertDType(Reshape(lit(g, dt, 1), 1, 1), outDT)
-	}
 	// Symmetrize (guards against rounding asymmetry of GᵀG).
 	a = Mul(Add(a, Transpose(a, 0, 1)), lit(g, dt, 0.5))
 	scale := Sqrt(ReduceAllSum(Square(a)))
@@ -139,7 +148,17 @@ func SymEigIf(a, active *Node) (vals, vecs *Node) {
 	})
 	eye := Diagonal(g, kp)
 	out := While(cond, body, lit(g, dtypes.Int32, 0), a, ConvertDType(eye, dt), tol, maxIter)
-	am, vm := out[1], out[2]
+	return out[1], out[2]
+}
+
+// sortEig returns the eigenvalues (descending, [k]) and eigenvectors (columns, [k, k]) from the
+// Jacobi result, dropping the padding. It only uses closure-safe constants, so it can run inside
+// an If branch.
+func sortEig(am, vm *Node, k int) (sortedVals, sortedVecs *Node) {
+	g := am.Graph()
+	const dt = dtypes.Float64
+	kp := am.Shape().Dim(0)
+	eye := Diagonal(g, kp)
 	lam := ReduceSum(Mul(am, ConvertDType(eye, dt)), 1) // [kp]
 	// Sort descending with ranks (no TopK/Sort needed): rank_i = #{j: λ_j > λ_i} + #{j < i: λ_j = λ_i}.
 	li, lj := InsertAxes(lam, -1), InsertAxes(lam, 0) // [kp,1], [1,kp]
@@ -148,8 +167,8 @@ func SymEigIf(a, active *Node) (vals, vecs *Node) {
 	before := LogicalOr(GreaterThan(lj, li), LogicalAnd(Equal(lj, li), LessThan(jj, ii))) // [kp(i), kp(j)]
 	rank := ReduceSum(ConvertDType(before, dtypes.Int32), 1)                              // [kp]
 	perm := OneHot(rank, kp, dt)                                                          // perm[i, r] = 1 iff rank_i = r
-	sortedVals := ReduceSum(Mul(li, perm), 0)                                             // [kp]
-	sortedVecs := MatMul(vm, perm)                                                        // column r = eigenvector of rank r
+	sortedVals = ReduceSum(Mul(li, perm), 0)                                              // [kp]
+	sortedVecs = MatMul(vm, perm)                                                         // column r = eigenvector of rank r
 	// Deterministic signs: the largest-magnitude entry of each eigenvector is positive.
 	amax := ArgMax(Abs(sortedVecs), 0)                                           // [kp]
 	pick := ReduceSum(Mul(Transpose(OneHot(amax, kp, dt), 0, 1), sortedVecs), 0) // [kp]
@@ -160,7 +179,7 @@ func SymEigIf(a, active *Node) (vals, vecs *Node) {
 		sortedVals = Slice(sortedVals, AxisRange(0, k))
 		sortedVecs = Slice(sortedVecs, AxisRange(0, k), AxisRange(0, k))
 	}
-	return ConvertDType(sortedVals, outDT), ConvertDType(sortedVecs, outDT)
+	return sortedVals, sortedVecs
 }
 
 // TopSingularVectors returns the projector of the best rank-r approximation of the matrix m
@@ -170,23 +189,8 @@ func SymEigIf(a, active *Node) (vals, vecs *Node) {
 // m mᵀ) in float64; singular vectors are unique up to sign, and the sign here is deterministic
 // (see SymEig).
 func TopSingularVectors(m *Node, r int) (proj *Node, right bool) {
-	rows, cols := m.Shape().Dim(0), m.Shape().Dim(1)
-	right = rows >= cols
-	mf := ConvertDType(m, dtypes.Float64)
-	var gram *Node
-	if right {
-		gram = MatMul(Transpose(mf, 0, 1), mf) // mᵀm [cols, cols]: eigenvectors are V
-	} else {
-		gram = MatMul(mf, Transpose(mf, 0, 1)) // m mᵀ [rows, rows]: eigenvectors are U
-	}
-	_, vecs := SymEig(gram)
-	top := Slice(vecs, AxisRange(), AxisRange(0, r)) // [k, r]
-	if right {
-		proj = Transpose(top, 0, 1) // Vh[:r] = first r rows of Vᵀ
-	} else {
-		proj = top // U[:, :r]
-	}
-	return ConvertDType(proj, m.DType()), right
+	right = m.Shape().Dim(0) >= m.Shape().Dim(1)
+	return topProjector(m, r, right, nil), right
 }
 
 // lit returns a scalar constant that is never shared through GoMLX's scalar cache. GoMLX v0.28.2

@@ -55,22 +55,60 @@ func lowRankRank(rows, cols, rank int, frac float64) int {
 }
 
 // topProjector returns the rank-r projector of m (right: Vh[:r], left: U[:, :r]) from the
-// eigenvectors of the Gram matrix on the projector's side, computed only when active (see
-// SymEigIf).
+// eigenvectors of the Gram matrix on the projector's side. With active (a boolean scalar) the
+// O(m·n·k) Gram matrix and the O(k³) sorting run inside If branches and the Jacobi loop gets a
+// zero iteration budget, so a step that does not refresh the projector pays only O(k²); the
+// result is then meaningless (zeros) and must be discarded with Where.
 func topProjector(m *Node, r int, right bool, active *Node) *Node {
-	mf := ConvertDType(m, dtypes.Float64)
-	var gram *Node
+	g := m.Graph()
+	const dt = dtypes.Float64
+	rows, cols := m.Shape().Dim(0), m.Shape().Dim(1)
+	k := rows
 	if right {
-		gram = MatMul(Transpose(mf, 0, 1), mf) // mᵀm: eigenvectors V
-	} else {
-		gram = MatMul(mf, Transpose(mf, 0, 1)) // m mᵀ: eigenvectors U
+		k = cols
 	}
-	_, vecs := SymEigIf(gram, active)
-	top := Slice(vecs, AxisRange(), AxisRange(0, r))
+	gramOf := func() *Node {
+		mf := ConvertDType(m, dt)
+		if right {
+			return MatMul(Transpose(mf, 0, 1), mf) // mᵀm: eigenvectors V
+		}
+		return MatMul(mf, Transpose(mf, 0, 1)) // m mᵀ: eigenvectors U
+	}
+	outShape := []int{rows, r}
 	if right {
-		top = Transpose(top, 0, 1)
+		outShape = []int{r, cols}
 	}
-	return ConvertDType(top, m.DType())
+	zeros := func(g *Graph, dims ...int) *Node { return BroadcastToShape(lit(g, dt, 0), shapes.Make(dt, dims...)) }
+	project := func(am, vm *Node) *Node {
+		var vecs *Node
+		if am == nil {
+			vecs = Reshape(lit(g, dt, 1), 1, 1) // k = 1
+		} else {
+			_, vecs = sortEig(am, vm, k)
+		}
+		top := Slice(vecs, AxisRange(), AxisRange(0, r))
+		if right {
+			top = Transpose(top, 0, 1)
+		}
+		return top
+	}
+	var out *Node
+	switch {
+	case k == 1:
+		out = project(nil, nil)
+	case active == nil:
+		am, vm := jacobi(gramOf(), nil)
+		out = project(am, vm)
+	default:
+		gram := If(active,
+			NewClosure(g, func(g *Graph) []*Node { return []*Node{gramOf()} }),
+			NewClosure(g, func(g *Graph) []*Node { return []*Node{zeros(g, k, k)} }))[0]
+		am, vm := jacobi(gram, active)
+		out = If(active,
+			NewClosure(g, func(g *Graph) []*Node { return []*Node{project(am, vm)} }),
+			NewClosure(g, func(g *Graph) []*Node { return []*Node{zeros(g, outShape...)} }))[0]
+	}
+	return ConvertDType(out, m.DType())
 }
 
 // lowRank is one parameter's projector for one update.

@@ -11,6 +11,7 @@ import (
 
 func TestMain(m *testing.M) {
 	backend.ForTests()
+	_ = backend.MustDefault() // created (and its one-line notice printed) before any Example runs
 	log.SetOutput(io.Discard) // parameter-group partitions are logged once per optimizer
 	os.Exit(m.Run())
 }

@@ -1,6 +1,7 @@
 package optimizers
 
 import (
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph-building code reads best unqualified.
 )
 
@@ -30,19 +31,57 @@ func biasCorrectionAt(u *Update, beta float64, t *Node) *Node {
 	return OneMinus(Pow(u.Const64(beta), t))
 }
 
-// sumSq returns Σ x² as a scalar. On the Go backend a flattened dot product runs on the matmul
-// kernels and is much faster than ReduceSum's generic iterator for large tensors.
-func sumSq(x *Node) *Node { return dot(x, x) }
+// Reductions over whole tensors. The Go backend's ReduceSum/ReduceMax iterators are slow on
+// large tensors and a [1, n]·[n, 1] dot product is worse (measured on 10M float32: ReduceAllSum
+// 31 ms, DotGeneral 137 ms); an elementwise product followed by a matrix-vector product with a
+// ones vector runs on the matmul kernels (11 ms), and a max over the first axis of a [rows, c]
+// view vectorizes (22 ms vs 52 ms). Small tensors keep the plain ops.
+
+// reduceCols is the width of the 2-D view used by the reductions of large tensors.
+const reduceCols = 4096
+
+// flat2D returns x flattened to [⌈n/c⌉, c], zero-padded.
+func flat2D(x *Node) *Node {
+	n := x.Shape().Size()
+	rows := (n + reduceCols - 1) / reduceCols
+	f := Reshape(x, n)
+	if pad := rows*reduceCols - n; pad > 0 {
+		f = Pad(f, ScalarZero(x.Graph(), x.DType()), PadAxis{End: pad})
+	}
+	return Reshape(f, rows, reduceCols)
+}
+
+// sumAll returns Σ x over all elements, as a scalar.
+func sumAll(x *Node) *Node {
+	if x.Shape().Size() < reduceCols {
+		return ReduceAllSum(x)
+	}
+	ones := Ones(x.Graph(), shapes.Make(x.DType(), reduceCols, 1))
+	return ReduceAllSum(MatMul(flat2D(x), ones))
+}
+
+// rowSums returns the sums of the rows of a 2-D x, [rows].
+func rowSums(x *Node) *Node {
+	if x.Shape().Size() < reduceCols {
+		return ReduceSum(x, 1)
+	}
+	ones := Ones(x.Graph(), shapes.Make(x.DType(), x.Shape().Dim(1), 1))
+	return Reshape(MatMul(x, ones), x.Shape().Dim(0))
+}
+
+// maxAbs returns max |x| over all elements.
+func maxAbs(x *Node) *Node {
+	if x.Shape().Size() < reduceCols {
+		return ReduceAllMax(Abs(x))
+	}
+	return ReduceAllMax(ReduceMax(flat2D(Abs(x)), 0))
+}
+
+// sumSq returns Σ x² as a scalar.
+func sumSq(x *Node) *Node { return sumAll(Square(x)) }
 
 // dot returns Σ a⊙b over all elements, as a scalar.
-func dot(a, b *Node) *Node {
-	n := a.Shape().Size()
-	if n < 64 {
-		return ReduceAllSum(Mul(a, b))
-	}
-	ra, rb := Reshape(a, 1, n), Reshape(b, 1, n)
-	return Reshape(DotGeneral(ra, []int{1}, nil, rb, []int{1}, nil))
-}
+func dot(a, b *Node) *Node { return sumAll(Mul(a, b)) }
 
 // norm returns ‖x‖₂ over all elements.
 func norm(x *Node) *Node { return Sqrt(sumSq(x)) }

@@ -33,9 +33,9 @@ func ProjectRadial(delta, wdRatio, eps float64) Transform {
 		epsN := u.Const(eps)
 
 		// Channel view: per-row cosine similarity.
-		wn := Sqrt(ReduceSum(Square(w2), 1)) // ‖w_i‖ [rows]
-		gn := Sqrt(ReduceSum(Square(g2), 1)) // ‖g_i‖
-		cosC := Div(Abs(ReduceSum(Mul(g2, w2), 1)), Max(Mul(gn, wn), epsN))
+		wn := Sqrt(rowSums(Square(w2))) // ‖w_i‖ [rows]
+		gn := Sqrt(rowSums(Square(g2))) // ‖g_i‖
+		cosC := Div(Abs(rowSums(Mul(g2, w2))), Max(Mul(gn, wn), epsN))
 		fireC := LessThan(ReduceAllMax(cosC), u.Const(delta/math.Sqrt(float64(n/rows))))
 		// Layer view: the whole tensor.
 		wnL, gnL := norm(p.Value), norm(p.Grad)
@@ -43,8 +43,8 @@ func ProjectRadial(delta, wdRatio, eps float64) Transform {
 		fireL := LessThan(cosL, u.Const(delta/math.Sqrt(float64(n))))
 
 		// Projections for both views; the channel view wins when both fire.
-		what := Div(w2, InsertAxes(Add(wn, epsN), -1))                           // ŵ_i = w_i/(‖w_i‖+ε)
-		projC := Sub(u2, Mul(what, InsertAxes(ReduceSum(Mul(what, u2), 1), -1))) // U_i − ŵ_i⟨ŵ_i, U_i⟩
+		what := Div(w2, InsertAxes(Add(wn, epsN), -1))                      // ŵ_i = w_i/(‖w_i‖+ε)
+		projC := Sub(u2, Mul(what, InsertAxes(rowSums(Mul(what, u2)), -1))) // U_i − ŵ_i⟨ŵ_i, U_i⟩
 		whatL := Div(p.Value, Add(wnL, epsN))
 		projL := Sub(p.U, Mul(whatL, dot(whatL, p.U)))
 		out := Where(fireL, projL, p.U)

@@ -76,7 +76,13 @@ func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
 			g := p.U
 			first := Equal(u.Step, ScalarOne(u.Graph, dtypes.Int64))
 			gsnr := u.StateShaped(p, "gsnr", shapes.Make(u.DType))
-			snr := Where(first, gSNR(u, g, c.Eps), gsnr.Value()) // frozen after step 1
+			// The g-SNR is computed once, at the first step: inside an If, so later steps skip its
+			// reductions. (The branches do not capture the state variable's node: on the Go
+			// backend a branch returning it read a wrong value at the second step.)
+			fresh := If(first,
+				NewClosure(u.Graph, func(*Graph) []*Node { return []*Node{gSNR(g, c.Eps)} }),
+				NewClosure(u.Graph, func(*Graph) []*Node { return []*Node{lit(u.Graph, u.DType, 0)} }))[0]
+			snr := Where(first, fresh, gsnr.Value())
 			gsnr.Set(snr)
 			b := g
 			if mu > 0 {
@@ -91,16 +97,18 @@ func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
 }
 
 // gSNR is ‖g‖/(std(g) + ε) with the unbiased standard deviation (0 for a single element, as
-// torch's nan_to_num of its NaN).
-func gSNR(u *Update, g *Node, eps float64) *Node {
+// torch's nan_to_num of its NaN). It runs inside an If branch, so its constants are
+// closure-safe (see lit) and its sums are plain reductions.
+func gSNR(g *Node, eps float64) *Node {
+	gr, dt := g.Graph(), g.DType()
 	n := g.Shape().Size()
-	nrm := norm(g)
-	std := u.Const(0)
+	nrm := Sqrt(ReduceAllSum(Square(g)))
+	std := lit(gr, dt, 0)
 	if n > 1 {
-		mean := Div(ReduceAllSum(g), u.Const(float64(n)))
-		std = Sqrt(Div(sumSq(Sub(g, mean)), u.Const(float64(n-1)))) // unbiased
+		mean := Div(ReduceAllSum(g), lit(gr, dt, float64(n)))
+		std = Sqrt(Div(ReduceAllSum(Square(Sub(g, mean))), lit(gr, dt, float64(n-1)))) // unbiased
 	}
-	return Div(nrm, Add(std, u.Const(eps)))
+	return Div(nrm, Add(std, lit(gr, dt, eps)))
 }
 
 func init() {
