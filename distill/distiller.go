@@ -53,7 +53,9 @@ type Config struct {
 	// teachers that need them (PS-KD's memory, cached logits, epoch schedules).
 	NumClasses, NumTrain, StepsPerEpoch int
 	// UseIndices says the training dataset yields int32 sample ids as a second input
-	// (data.NewTrainBatches(...).WithIndices()).
+	// (data.NewTrainBatches(...).WithIndices()). GoMLX's trainer wants evaluation datasets
+	// to yield as many inputs: use data.NewEvalBatches(...).WithIndices() too (the ids are
+	// ignored in evaluation).
 	UseIndices bool
 	// EvalLoss is the registered train/losses name used for evaluation ("test/loss"); default
 	// "cross_entropy".
@@ -293,7 +295,8 @@ func (d *Distiller) context(st *stash, labels *Node) *Context {
 		store.SetTraining(g, false)
 		tl := d.cfg.Teacher.Logits(tc)
 		store.SetTraining(g, true)
-		ctx.Teacher = StopGradient(ConvertDType(tl, st.pred.DType()))
+		ctx.TeacherLive = ConvertDType(tl, st.pred.DType())
+		ctx.Teacher = StopGradient(ctx.TeacherLive)
 		ctx.TeacherTaps = map[string]*Node{}
 		for k, v := range TapsUnder(g, tc.Scope.Scope()) {
 			ctx.TeacherTaps[k] = StopGradient(v)

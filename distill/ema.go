@@ -61,7 +61,7 @@ func initFlag(g *Graph, store *model.Store, path string) *Node {
 func copyOnFirstUse(g *Graph, pairs []mirrored, initialized *Node) []*Node {
 	vals := make([]*Node, len(pairs))
 	for i, p := range pairs {
-		vals[i] = Where(initialized, p.dst.NodeValue(g), p.src.NodeValue(g))
+		vals[i] = Where(initialized, p.dst.NodeValue(g), StopGradient(p.src.NodeValue(g)))
 		p.dst.SetNodeValue(vals[i])
 	}
 	return vals
@@ -222,7 +222,7 @@ func (e *EMA) virtualStep(tc *TeacherContext, pairs []mirrored, vals []*Node) []
 		}
 	}
 	out := tc.Student(store.Scope(tc.StudentPath), tc.X)[0]
-	l := e.vloss([]*Node{tc.Labels}, []*Node{out})
+	l := e.vloss([]*Node{ExpandAxes(tc.Labels, -1)}, []*Node{out})
 	if !l.IsScalar() {
 		l = ReduceAllMean(l)
 	}

@@ -114,7 +114,7 @@ func (f *FitNet) Loss(ctx *Context) *Node {
 		din, dout := s.Shape().Dimensions[1], t.Shape().Dimensions[1]
 		w := scope.WithInitializer(initializer.XavierUniformFn(scope)).VariableWithShape("weights", shapes.Make(s.DType(), din, dout)).NodeValue(s.Graph())
 		b := scope.WithInitializer(initializer.Zero).VariableWithShape("biases", shapes.Make(s.DType(), dout)).NodeValue(s.Graph())
-		r = Add(MatMul(s, w), b)
+		r = Add(MatMul(s, w), ExpandAxes(b, 0))
 	case 4:
 		if t.Rank() != 4 {
 			panic(fmt.Errorf("distill: fitnet student tap %q is %s but teacher tap %q is %s", f.cfg.StudentTap, s.Shape(), f.cfg.TeacherTap, t.Shape()))

@@ -195,7 +195,7 @@ func MDCSExperts(scope *model.Scope, h *Node, numExperts, numClasses, hidden int
 		if hidden > 0 {
 			w := es.WithInitializer(initializer.HeFn(es)).VariableWithShape("branch_weights", shapes.Make(h.DType(), h.Shape().Dimensions[1], hidden)).NodeValue(g)
 			bias := es.WithInitializer(initializer.Zero).VariableWithShape("branch_biases", shapes.Make(h.DType(), hidden)).NodeValue(g)
-			x = Add(MatMul(x, w), bias)
+			x = Add(MatMul(x, w), ExpandAxes(bias, 0))
 			x = Max(x, ZerosLike(x))
 		}
 		d := x.Shape().Dimensions[1]
@@ -219,4 +219,24 @@ func init() {
 		}
 		return NewMDCS(MDCSConfig{ClassCounts: c})
 	})
+}
+
+// NoiseViews returns MDCS-style weak and strong views for feature vectors: weak = x + N(0,
+// weakStd²), strong = (x + N(0, strongStd²)) with each feature zeroed with probability drop
+// (a "cutout" for vectors). The paper's image views (crop/flip/rotation; AutoAugment and
+// Cutout) have no meaning for tabular features.
+func NoiseViews(weakStd, strongStd, drop float64) ViewsFn {
+	return func(scope *model.Scope, x *Node) []*Node {
+		g := x.Graph()
+		noise := func(std float64) *Node {
+			return MulScalar(ConvertDType(scope.RandomNormal(g, x.Shape()), x.DType()), std)
+		}
+		weak := Add(x, noise(weakStd))
+		strong := Add(x, noise(strongStd))
+		if drop > 0 {
+			keep := ConvertDType(GreaterOrEqual(scope.RandomUniform(g, x.Shape()), Scalar(g, x.DType(), drop)), x.DType())
+			strong = Mul(strong, keep)
+		}
+		return []*Node{weak, strong}
+	}
 }

@@ -48,6 +48,9 @@ type Context struct {
 	Outputs []*Node
 	// Teacher holds the teacher's logits [R, C] (constants: stop-gradient), nil without teacher.
 	Teacher *Node
+	// TeacherLive is the same logits with gradients w.r.t. the teacher's inputs (its variables
+	// stay frozen): for terms that differentiate through the teacher, like HARD's augmentor.
+	TeacherLive *Node
 	// Labels are int32 [R] (the batch labels repeated per view); Indices the int32 [R] sample
 	// ids (nil unless the dataset yields them).
 	Labels, Indices *Node
