@@ -25,6 +25,10 @@ import (
 // State: the momentum buffer (×1) and one scalar per tensor. The g-SNR is frozen from the first
 // gradient forever.
 //
+// Quirk kept: a one-element tensor (e.g. the bias of a single regression output) has an
+// undefined std, which the code turns into 0, so its g-SNR is |g|/ε (about 1e8) and training
+// usually diverges; SafeScalars (a switch, off by default) uses g-SNR 1 for such tensors.
+//
 // Deviations: momentum 0 crashes the official code (the buffer is never created); here it
 // means b = g. Weight decay skips biases and norms unless GroupConfig.DecayAll.
 type SGDSaIConfig struct {
@@ -34,6 +38,8 @@ type SGDSaIConfig struct {
 	Eps      float64
 	// WeightDecay is the decoupled rate; nil means 1e-2.
 	WeightDecay *float64
+	// SafeScalars gives one-element tensors a g-SNR of 1 instead of the code's |g|/ε.
+	SafeScalars bool
 	Groups      GroupConfig
 }
 
@@ -80,7 +86,12 @@ func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
 			// reductions. (The branches do not capture the state variable's node: on the Go
 			// backend a branch returning it read a wrong value at the second step.)
 			fresh := If(first,
-				NewClosure(u.Graph, func(*Graph) []*Node { return []*Node{gSNR(g, c.Eps)} }),
+				NewClosure(u.Graph, func(*Graph) []*Node {
+					if c.SafeScalars && g.Shape().Size() == 1 {
+						return []*Node{lit(u.Graph, u.DType, 1)}
+					}
+					return []*Node{gSNR(g, c.Eps)}
+				}),
 				NewClosure(u.Graph, func(*Graph) []*Node { return []*Node{lit(u.Graph, u.DType, 0)} }))[0]
 			snr := Where(first, fresh, gsnr.Value())
 			gsnr.Set(snr)
@@ -111,11 +122,15 @@ func gSNR(g *Node, eps float64) *Node {
 	return Div(nrm, Add(std, lit(gr, dt, eps)))
 }
 
+// ParamSGDSaISafeScalars selects SGDSaIConfig.SafeScalars.
+const ParamSGDSaISafeScalars = "sgd_sai_safe_scalars"
+
 func init() {
+	declare(ParamSGDSaISafeScalars, false, "sgd_sai: g-SNR 1 for one-element tensors (the code's is |g|/eps)")
 	Register("sgd_sai", func(scope *model.Scope) (Interface, error) {
 		r := newParamReader(scope, "sgd_sai")
 		c := SGDSaIConfig{LearningRate: r.lr(), Momentum: r.floatPtr(ParamMomentum), Eps: r.float(ParamEpsilon, 0),
-			WeightDecay: r.floatPtr(ParamWeightDecay), Groups: groupsFromParams(r)}
+			WeightDecay: r.floatPtr(ParamWeightDecay), SafeScalars: r.bool(ParamSGDSaISafeScalars, false), Groups: groupsFromParams(r)}
 		if err := r.err(); err != nil {
 			return nil, err
 		}

@@ -71,3 +71,19 @@ func TestProjectRadialAndClip(t *testing.T) {
 	u = applyTransforms(t, w, g, optimizers.ClipSpikes(5000, "exp_avg_sq", nil))
 	require.Equal(t, []float64{0, 0, 0, 0, 0, 0}, u)
 }
+
+// SGD-SaI's g-SNR of a one-element tensor is |g|/ε as in the official code (std undefined → 0),
+// unless SafeScalars.
+func TestSGDSaIScalarQuirk(t *testing.T) {
+	for _, safe := range []bool{false, true} {
+		store := newStore(t, dtypes.Float64, []tensorSpec{{Name: "b", Shape: []int{1}, Values: []float64{0}}},
+			map[string]any{optimizers.ParamSGDSaISafeScalars: safe, optimizers.ParamWeightDecay: 0.0})
+		st := newStepper(t, store, newOptimizer(t, store, "sgd_sai"), dtypes.Float64)
+		st.step(t, [][]float64{{0.5}})
+		want := -0.01 * 0.5 / 1e-8 * 0.5 // lr·gsnr·b with gsnr = |g|/ε
+		if safe {
+			want = -0.01 * 0.5
+		}
+		require.InDelta(t, want, st.values()[0][0], 1e-9*math.Abs(want))
+	}
+}

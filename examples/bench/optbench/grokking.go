@@ -1,0 +1,211 @@
+package optbench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/moeboost/moeboost/examples/bench/suite"
+	"github.com/moeboost/moeboost/optimizers"
+	"github.com/moeboost/moeboost/train"
+	"github.com/moeboost/moeboost/train/data"
+)
+
+// ModularAddition returns the dataset of the grokking paper's default task: every pair (a, b)
+// of residues mod p, encoded as the concatenation of two one-hot vectors (2p features), labelled
+// (a + b) mod p.
+func ModularAddition(p int) *data.Table {
+	t := &data.Table{Name: fmt.Sprintf("add_mod_%d", p), N: p * p, D: 2 * p, Task: data.Classification, NumClasses: p}
+	t.X = make([]float64, t.N*t.D)
+	t.Y = make([]float64, t.N)
+	for a := range p {
+		for b := range p {
+			i := a*p + b
+			t.X[i*t.D+a] = 1
+			t.X[i*t.D+p+b] = 1
+			t.Y[i] = float64((a + b) % p)
+		}
+	}
+	for c := range p {
+		t.ClassNames = append(t.ClassNames, fmt.Sprint(c))
+	}
+	return t
+}
+
+// grokArm is one arm of the grokking benchmark.
+type grokArm struct {
+	name, loss, optimizer string
+	params                map[string]any
+	note                  string
+}
+
+// grokArms follow the paper's Figure 1 runs (run_main_experiments.sh): lr 0.01, no weight
+// decay, full batch, float32 model; AdamW's ε is the script's 1e-25.
+func grokArms() []grokArm {
+	common := map[string]any{optimizers.ParamLearningRate: 0.01, optimizers.ParamWeightDecay: 0.0}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range common {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	return []grokArm{
+		{name: "softmax+adamw", loss: "cross_entropy", optimizer: "adamw",
+			params: with(optimizers.ParamBeta2, 0.99, optimizers.ParamEpsilon, 1e-25),
+			note:   "float32 softmax cross-entropy, AdamW β2 0.99, ε 1e-25"},
+		{name: "stablemax+adamw", loss: "stablemax_ce", optimizer: "adamw",
+			params: with(optimizers.ParamBeta2, 0.999, optimizers.ParamEpsilon, 1e-25),
+			note:   "StableMax cross-entropy (float64 inside), AdamW β2 0.999, ε 1e-25"},
+		// The script's ⊥AdamW silently runs its base AdamW with torch's defaults (the state-dict
+		// quirk in the research notes): β (0.9, 0.999), ε 1e-8.
+		{name: "perpgrad+adamw", loss: "cross_entropy", optimizer: "perpgrad+adamw",
+			params: with(optimizers.ParamBeta2, 0.999, optimizers.ParamEpsilon, 1e-8),
+			note:   "float32 softmax cross-entropy, ⊥AdamW (base at torch defaults, as the script runs it)"},
+	}
+}
+
+// stepsTo returns the first evaluated step whose metric reaches at least level, or NaN.
+func stepsTo(res *train.Result, metric string, level float64) float64 {
+	for _, p := range res.History {
+		if v, ok := p.Metrics[metric]; ok && v >= level {
+			return float64(p.Step)
+		}
+	}
+	return math.NaN()
+}
+
+func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
+	const p, trainFrac, hidden = 113, 0.4, 200
+	steps, evalEvery := 1200, 25
+	if opts.Quick {
+		steps, evalEvery = 250, 25
+	}
+	seeds := opts.SeedsOr(1, 1)
+	full := ModularAddition(p)
+	arms := grokArms()
+	bar := suite.NewProgress(len(arms)*seeds*steps, "grokking")
+	defer bar.Done()
+	var rows []suite.Result
+	var lines []string
+	var accChart, lossChart suite.Chart
+	for _, arm := range arms {
+		var to90, finalTest, finalTrain, ms []float64
+		for s := range seeds {
+			trainT, testT, err := full.Split(1-trainFrac, uint64(s+1))
+			if err != nil {
+				return rows, err
+			}
+			trainDS, err := data.NewTrainBatches(trainT, trainT.N, uint64(s+1)) // full batch
+			if err != nil {
+				return rows, err
+			}
+			testDS, err := data.NewEvalBatches(testT, 2048)
+			if err != nil {
+				return rows, err
+			}
+			trainEval, err := data.NewEvalBatches(trainT, 2048)
+			if err != nil {
+				return rows, err
+			}
+			store := model.NewStore()
+			params := map[string]any{optimizers.ParamLogGroups: false}
+			for k, v := range arm.params {
+				params[k] = v
+			}
+			store.SetParams(params)
+			opt, err := optimizers.New(store.RootScope(), arm.optimizer)
+			if err != nil {
+				return rows, err
+			}
+			modelFn := func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+				return []*graph.Node{MLP(scope.In("mlp"), in[0], []int{2 * p, hidden, hidden, p}, false, false)}
+			}
+			res, err := train.Run(ctx, train.Config{
+				Name: fmt.Sprintf("grokking/%s/seed%d", arm.name, s+1), Backend: opts.Backend, Store: store, Seed: int64(s + 1),
+				Model: modelFn, Loss: arm.loss, OptimizerImpl: opt, Steps: steps, Train: trainDS,
+				Eval:    []train.EvalSet{{Name: "test", Data: testDS}, {Name: "trainset", Data: trainEval}},
+				Metrics: []string{"accuracy"}, EvalEvery: evalEvery,
+				Callbacks: []train.Callback{progressCallback{bar}},
+			})
+			if err != nil {
+				return rows, fmt.Errorf("grokking %s seed %d: %w", arm.name, s+1, err)
+			}
+			to90 = append(to90, stepsTo(res, "test/accuracy", 0.9))
+			finalTest = append(finalTest, res.Final["test/accuracy"])
+			finalTrain = append(finalTrain, res.Final["trainset/accuracy"])
+			ms = append(ms, res.MsPerStep)
+			if s == 0 {
+				x, y := res.Curve("test/accuracy")
+				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " test", X: x, Y: y})
+				x, y = res.Curve("trainset/accuracy")
+				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " train", X: x, Y: y})
+				x, y = res.Curve("trainset/loss")
+				lossChart.Series = append(lossChart.Series, suite.Series{Name: arm.name, X: x, Y: y})
+			}
+		}
+		msMean, _ := suite.MeanStd(ms)
+		for _, m := range []struct {
+			name string
+			vals []float64
+		}{{"steps_to_90", to90}, {"accuracy", finalTest}, {"train_accuracy", finalTrain}} {
+			row := suite.Row("grokking", fmt.Sprintf("add_mod_%d", p), arm.name, m.name, m.vals, msMean, steps)
+			row.Extra["per_seed"] = jsonSafe(m.vals) // "never" (NaN) is null in JSON
+			row.Extra["note"] = arm.note
+			row.Extra["train_fraction"] = trainFrac
+			rows = append(rows, row)
+		}
+		mt, _ := suite.MeanStd(finalTest)
+		mtr, _ := suite.MeanStd(finalTrain)
+		m90, _ := suite.MeanStd(to90)
+		lines = append(lines, fmt.Sprintf("%-18s %12s %10.3f %10.3f %8.1f", arm.name, fmtSteps(m90), mtr, mt, msMean))
+	}
+	opts.Logf("\nGrokking: (a + b) mod %d, %.0f%% train, MLP %d-%d-%d-%d without biases, full batch, lr 0.01, no weight decay, %d steps, %d seed(s)",
+		p, 100*trainFrac, 2*p, hidden, hidden, p, steps, seeds)
+	opts.Logf("%-18s %12s %10s %10s %8s", "arm", "test>=90% at", "train acc", "test acc", "ms/step")
+	opts.Logf("%s", strings.Join(lines, "\n"))
+	if path := opts.PlotPath("grokking", "accuracy"); path != "" {
+		accChart.Title = fmt.Sprintf("Grokking (a+b) mod %d, %.0f%% train: accuracy", p, 100*trainFrac)
+		accChart.XLabel, accChart.YLabel = "step", "accuracy"
+		lossChart.Title, lossChart.XLabel, lossChart.YLabel, lossChart.LogY = "training loss", "step", "loss", true
+		if err := suite.SavePlots(path, accChart, lossChart); err != nil {
+			return rows, err
+		}
+		opts.Logf("plot: %s", filepath.Clean(path))
+	}
+	return rows, nil
+}
+
+// jsonSafe returns the values with NaN as nil (JSON has no NaN).
+func jsonSafe(xs []float64) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		if !math.IsNaN(x) {
+			out[i] = x
+		}
+	}
+	return out
+}
+
+func fmtSteps(v float64) string {
+	if math.IsNaN(v) {
+		return "never"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// progressCallback advances a progress bar at every training step.
+type progressCallback struct{ bar *suite.Progress }
+
+// OnStep implements train.StepCallback.
+func (c progressCallback) OnStep(int, *train.Result) error {
+	c.bar.Add(1)
+	return nil
+}
