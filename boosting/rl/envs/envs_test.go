@@ -1,0 +1,373 @@
+package envs
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCartPoleHandStep checks one step from rest against the equations worked by hand.
+func TestCartPoleHandStep(t *testing.T) {
+	c := &CartPole{}
+	c.SetState([4]float64{0, 0, 0, 0})
+	num := make([]float32, 4)
+	r, term := c.Step(nil, 1, nil, num, nil)
+	// temp = 10/1.1; thacc = -temp/(0.5*(4/3 - 0.1/1.1)); xacc = temp - 0.05*thacc/1.1.
+	temp := 10 / 1.1
+	thacc := -temp / (0.5 * (4.0/3.0 - 0.1/1.1))
+	xacc := temp - 0.05*thacc/1.1
+	s := c.State()
+	require.Equal(t, 0.0, s[0]) // x uses the old (zero) velocity
+	require.InDelta(t, 0.02*xacc, s[1], 1e-15)
+	require.Equal(t, 0.0, s[2])
+	require.InDelta(t, 0.02*thacc, s[3], 1e-15)
+	require.InDelta(t, 0.1951219512195122, s[1], 1e-12)
+	require.InDelta(t, -0.2926829268292683, s[3], 1e-12)
+	require.Equal(t, 1.0, r)
+	require.False(t, term)
+	require.Equal(t, float32(s[1]), num[1])
+}
+
+func TestMountainCarHandStep(t *testing.T) {
+	m := &MountainCar{}
+	m.SetState(-0.5, 0)
+	num := make([]float32, 2)
+	r, term := m.Step(nil, 2, nil, num, nil)
+	v := 0.001 + math.Cos(-1.5)*(-0.0025)
+	pos, vel := m.State()
+	require.Equal(t, v, vel)
+	require.Equal(t, -0.5+v, pos)
+	require.Equal(t, -1.0, r)
+	require.False(t, term)
+	// The left wall stops the car: velocity clipped to -0.07, position to -1.2, then zeroed.
+	m.SetState(-1.19, -0.07)
+	m.Step(nil, 0, nil, num, nil)
+	pos, vel = m.State()
+	require.Equal(t, -1.2, pos)
+	require.Equal(t, 0.0, vel)
+}
+
+func TestPendulumHandStep(t *testing.T) {
+	p := &Pendulum{}
+	p.SetState(math.Pi, 0) // theta = pi: hanging down (0 is upright)
+	num := make([]float32, 3)
+	r, term := p.Step(nil, 0, []float32{5}, num, nil) // torque clipped to 2
+	th, thdot := p.State()
+	an := angleNormalize(math.Pi)
+	require.InDelta(t, -(an*an + 0.001*4), r, 1e-15)
+	require.InDelta(t, (15*math.Sin(math.Pi)+3*2)*0.05, thdot, 1e-15)
+	require.InDelta(t, math.Pi+thdot*0.05, th, 1e-15)
+	require.False(t, term)
+	require.InDelta(t, -math.Pi, angleNormalize(math.Pi), 1e-15)
+	require.InDelta(t, 0.5, angleNormalize(0.5+4*math.Pi), 1e-12)
+	require.InDelta(t, -0.5, angleNormalize(-0.5-4*math.Pi), 1e-12)
+}
+
+func TestAcrobotRK4Linear(t *testing.T) {
+	// With zero state and zero torque the links hang still: the derivative is zero.
+	d := acrobotDsdt([4]float64{0, 0, 0, 0}, 0)
+	for _, v := range d {
+		require.InDelta(t, 0, v, 1e-15)
+	}
+	require.InDelta(t, 0.5, wrap(0.5+2*math.Pi, -math.Pi, math.Pi), 1e-12)
+	require.InDelta(t, -3.0, wrap(-3.0-4*math.Pi, -math.Pi, math.Pi), 1e-12)
+}
+
+type trajectory struct {
+	Env   string    `json:"env"`
+	Init  []float64 `json:"init"`
+	Steps []struct {
+		Action     float64   `json:"action"`
+		State      []float64 `json:"state"`
+		Obs        []float64 `json:"obs"`
+		Reward     float64   `json:"reward"`
+		Terminated bool      `json:"terminated"`
+	} `json:"steps"`
+}
+
+// TestClassicControlTrajectories replays trajectories computed by testdata/gen_classic.py (the
+// gymnasium step functions re-stated in numpy) and compares every step.
+func TestClassicControlTrajectories(t *testing.T) {
+	raw, err := os.ReadFile("testdata/classic_control.json")
+	require.NoError(t, err)
+	var doc struct {
+		Cases []trajectory `json:"cases"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	require.NotEmpty(t, doc.Cases)
+	for ci, tc := range doc.Cases {
+		env, err := New(tc.Env)
+		require.NoError(t, err)
+		spec := env.Spec()
+		num := make([]float32, spec.NumObs)
+		var state func() []float64
+		switch e := env.(type) {
+		case *CartPole:
+			e.SetState([4]float64(tc.Init))
+			state = func() []float64 { s := e.State(); return s[:] }
+		case *Acrobot:
+			e.SetState([4]float64(tc.Init))
+			state = func() []float64 { s := e.State(); return s[:] }
+		case *MountainCar:
+			e.SetState(tc.Init[0], tc.Init[1])
+			state = func() []float64 { p, v := e.State(); return []float64{p, v} }
+		case *Pendulum:
+			e.SetState(tc.Init[0], tc.Init[1])
+			state = func() []float64 { a, b := e.State(); return []float64{a, b} }
+		}
+		// Acrobot is chaotic: libm's sin/cos may differ from Go's by an ulp, and errors grow.
+		tol := 1e-12
+		if tc.Env == "acrobot-v1" {
+			tol = 1e-8
+		}
+		for si, st := range tc.Steps {
+			r, term := env.Step(nil, int(st.Action), []float32{float32(st.Action)}, num, nil)
+			got := state()
+			for k := range got {
+				require.InDelta(t, st.State[k], got[k], tol*(1+math.Abs(st.State[k])), "case %d (%s) step %d state %d", ci, tc.Env, si, k)
+			}
+			for k := range num {
+				require.InDelta(t, st.Obs[k], float64(num[k]), 1e-6*(1+math.Abs(st.Obs[k])), "case %d step %d obs %d", ci, si, k)
+			}
+			require.InDelta(t, st.Reward, r, 1e-12*(1+math.Abs(r)), "case %d step %d reward", ci, si)
+			require.Equal(t, st.Terminated, term, "case %d step %d terminated", ci, si)
+		}
+	}
+}
+
+func TestResetDistributions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name   string
+		lo, hi []float64
+	}{
+		{"cartpole-v1", []float64{-0.05, -0.05, -0.05, -0.05}, []float64{0.05, 0.05, 0.05, 0.05}},
+		{"acrobot-v1", []float64{-0.1, -0.1, -0.1, -0.1}, []float64{0.1, 0.1, 0.1, 0.1}},
+		{"mountaincar-v0", []float64{-0.6, 0}, []float64{-0.4, 0}},
+		{"pendulum-v1", []float64{-math.Pi, -1}, []float64{math.Pi, 1}},
+	} {
+		e, err := New(tc.name)
+		require.NoError(t, err)
+		num := make([]float32, e.Spec().NumObs)
+		for i := 0; i < 200; i++ {
+			e.Reset(rng, num, nil)
+			var s []float64
+			switch e := e.(type) {
+			case *CartPole:
+				a := e.State()
+				s = a[:]
+			case *Acrobot:
+				a := e.State()
+				s = a[:]
+				for _, v := range s {
+					require.Equal(t, float64(float32(v)), v, "acrobot reset state is float32")
+				}
+			case *MountainCar:
+				p, v := e.State()
+				s = []float64{p, v}
+			case *Pendulum:
+				p, v := e.State()
+				s = []float64{p, v}
+			}
+			for k := range s {
+				require.GreaterOrEqual(t, s[k], tc.lo[k], tc.name)
+				require.LessOrEqual(t, s[k], tc.hi[k], tc.name)
+			}
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	require.Equal(t, []string{"acrobot-v1", "cartpole-v1", "keydoor-5x5-v0", "mountaincar-v0", "pendulum-v1"}, Names())
+	for _, id := range []string{"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "KeyDoor-5x5-v0"} {
+		s, err := SpecOf(id)
+		require.NoError(t, err)
+		require.Equal(t, id, s.ID)
+	}
+	_, err := New("LunarLander-v2")
+	require.ErrorContains(t, err, `unknown environment "lunarlander-v2"`)
+	require.ErrorContains(t, err, `"cartpole-v1"`)
+	for _, tc := range []struct {
+		id       string
+		steps    int
+		thresh   float64
+		hasThr   bool
+		actions  int
+		actDim   int
+		num, cat int
+	}{
+		{"CartPole-v1", 500, 475, true, 2, 0, 4, 0},
+		{"Acrobot-v1", 500, -100, true, 3, 0, 6, 0},
+		{"MountainCar-v0", 200, -110, true, 3, 0, 2, 0},
+		{"Pendulum-v1", 200, 0, false, 0, 1, 3, 0},
+		{"KeyDoor-5x5-v0", 250, 0, false, 7, 0, 0, 51},
+	} {
+		s, err := SpecOf(tc.id)
+		require.NoError(t, err)
+		require.Equal(t, tc.steps, s.MaxEpisodeSteps, tc.id)
+		require.Equal(t, tc.hasThr, s.HasRewardThreshold, tc.id)
+		require.Equal(t, tc.thresh, s.RewardThreshold, tc.id)
+		require.Equal(t, tc.actions, s.Actions, tc.id)
+		require.Equal(t, tc.actDim, s.ActionDim, tc.id)
+		require.Equal(t, tc.num, s.NumObs, tc.id)
+		require.Equal(t, tc.cat, s.CatObs, tc.id)
+	}
+}
+
+func TestVecTimeLimitAndAutoReset(t *testing.T) {
+	v, err := NewVec("MountainCar-v0", 3, 7)
+	require.NoError(t, err)
+	acts := []int{1, 1, 1} // no push: never reaches the goal
+	for step := 1; step <= 200; step++ {
+		before := append([]float32(nil), v.Num...)
+		v.Step(acts, nil)
+		for i := 0; i < 3; i++ {
+			require.False(t, v.Terminated[i])
+			require.Equal(t, step == 200, v.Truncated[i], "step %d", step)
+		}
+		if step == 200 {
+			// The final observation is the one the step produced; Num holds a fresh start.
+			for i := 0; i < 3; i++ {
+				require.Equal(t, float32(0), v.Num[i*2+1])
+				require.GreaterOrEqual(t, v.Num[i*2], float32(-0.6))
+				require.LessOrEqual(t, v.Num[i*2], float32(-0.4))
+				require.NotEqual(t, before[i*2:i*2+2], v.FinalNum[i*2:i*2+2])
+			}
+		}
+	}
+	eps := v.Episodes()
+	require.Len(t, eps, 3)
+	for _, e := range eps {
+		require.Equal(t, Episode{Return: -200, Length: 200, Truncated: true}, e)
+	}
+	require.Empty(t, v.Episodes())
+	require.Equal(t, 600, v.TotalSteps)
+}
+
+func TestVecSeeding(t *testing.T) {
+	a, err := NewVec("cartpole-v1", 4, 11)
+	require.NoError(t, err)
+	b, err := NewVec("cartpole-v1", 4, 11)
+	require.NoError(t, err)
+	c, err := NewVec("cartpole-v1", 4, 12)
+	require.NoError(t, err)
+	require.Equal(t, a.Num, b.Num)
+	require.NotEqual(t, a.Num, c.Num)
+	require.NotEqual(t, a.Num[0:4], a.Num[4:8], "copies use different streams")
+	for k := 0; k < 300; k++ {
+		acts := []int{k % 2, (k / 3) % 2, 1, 0}
+		a.Step(acts, nil)
+		b.Step(acts, nil)
+		require.Equal(t, a.Num, b.Num)
+		require.Equal(t, a.Terminated, b.Terminated)
+	}
+	// A pole pushed one way falls in well under 500 steps: the episode terminates, not truncates.
+	eps := a.Episodes()
+	require.NotEmpty(t, eps)
+	for _, e := range eps {
+		require.False(t, e.Truncated)
+		require.Equal(t, float64(e.Length), e.Return)
+	}
+	_, err = NewVec("cartpole-v1", 0, 1)
+	require.ErrorContains(t, err, "number of environments 0 must be >= 1")
+}
+
+func TestVecContinuous(t *testing.T) {
+	v, err := NewVec("pendulum-v1", 2, 3)
+	require.NoError(t, err)
+	for k := 0; k < 200; k++ {
+		v.Step(nil, []float32{0.5, -3})
+	}
+	eps := v.Episodes()
+	require.Len(t, eps, 2)
+	for _, e := range eps {
+		require.True(t, e.Truncated)
+		require.Equal(t, 200, e.Length)
+		require.Less(t, e.Return, 0.0)
+	}
+}
+
+func TestKeyDoorScriptedSolution(t *testing.T) {
+	k := &KeyDoor{}
+	spec := k.Spec()
+	cat := make([]string, spec.CatObs)
+	// Agent at (1,1) facing down, key at (1,3), door at (2,2).
+	require.NoError(t, k.SetLayout(1, 1, 1, 2, 1, 3, cat))
+	cell := func(r, c int) string { return cat[r*7+c] }
+	require.Equal(t, "empty", cell(6, 3), "own cell, nothing carried")
+	require.Equal(t, "empty", cell(5, 3), "cell in front")
+	require.Equal(t, "key,yellow", cell(4, 3))
+	require.Equal(t, "wall,grey", cell(3, 3))
+	require.Equal(t, "unseen", cell(2, 3), "behind the wall")
+	require.Equal(t, "wall,grey", cell(6, 2), "wall column to the agent's right-hand side when facing down")
+	require.Equal(t, "1", cat[49])
+	require.Equal(t, "none", cat[50])
+
+	script := []int{2, 3, 0, 5, 2, 2, 1, 2} // forward, pickup, left, toggle, fwd, fwd, right, fwd
+	var r float64
+	var term bool
+	for i, a := range script {
+		r, term = k.Step(nil, a, nil, nil, cat)
+		if i == 1 {
+			require.Equal(t, "key,yellow", cat[50])
+			require.Equal(t, "key,yellow", cell(6, 3), "the carried key shows in the agent's cell")
+		}
+		if i == 3 {
+			require.Equal(t, "door,yellow,open", cell(5, 3))
+		}
+		if i < len(script)-1 {
+			require.False(t, term, "step %d", i)
+			require.Equal(t, 0.0, r)
+		}
+	}
+	require.True(t, term)
+	require.InDelta(t, 1-0.9*8.0/250, r, 1e-15)
+}
+
+func TestKeyDoorLockedDoorBlocks(t *testing.T) {
+	k := &KeyDoor{}
+	cat := make([]string, k.Spec().CatObs)
+	require.NoError(t, k.SetLayout(1, 2, 0, 2, 1, 3, cat)) // facing the locked door
+	require.Equal(t, "door,yellow,locked", cat[5*7+3])
+	require.Equal(t, "unseen", cat[4*7+3], "a locked door hides what is behind it")
+	k.Step(nil, 2, nil, nil, cat) // forward into a locked door: no move
+	require.Equal(t, 1, k.x)
+	k.Step(nil, 5, nil, nil, cat) // toggle without the key: stays locked
+	require.Equal(t, "door,yellow,locked", cat[5*7+3])
+	require.Error(t, k.SetLayout(3, 1, 0, 1, 1, 2, cat))
+}
+
+func TestKeyDoorVecAndOneHot(t *testing.T) {
+	v, err := NewVec("keydoor-5x5-v0", 2, 5)
+	require.NoError(t, err)
+	s := v.Spec()
+	require.Equal(t, 49*8+4+2, s.OneHotDim())
+	oh := s.OneHot(v.Cat, 2)
+	require.Len(t, oh, 2*s.OneHotDim())
+	for i := 0; i < 2; i++ {
+		sum := float32(0)
+		for _, x := range oh[i*s.OneHotDim() : (i+1)*s.OneHotDim()] {
+			sum += x
+		}
+		require.Equal(t, float32(51), sum, "one value per categorical feature")
+	}
+	// A random policy for 250 steps ends every episode by the time limit at the latest.
+	rng := rand.New(rand.NewPCG(1, 1))
+	for k := 0; k < 250; k++ {
+		v.Step([]int{rng.IntN(7), rng.IntN(7)}, nil)
+	}
+	eps := v.Episodes()
+	require.GreaterOrEqual(t, len(eps), 2)
+	for _, e := range eps {
+		require.LessOrEqual(t, e.Length, 250)
+		if e.Truncated {
+			require.Equal(t, 0.0, e.Return)
+		} else {
+			require.InDelta(t, 1-0.9*float64(e.Length)/250, e.Return, 1e-12)
+		}
+	}
+}
