@@ -11,8 +11,9 @@ import (
 // GoMLX v0.28.2 has no SVD, QR or eigendecomposition in core/graph, so the low-rank projectors
 // (Fira, FRUGAL's SVD subspace) are computed here, in the graph: a symmetric eigendecomposition of
 // the Gram matrix by the cyclic Jacobi method in a While loop whose iteration budget is zero except
-// on refresh steps, so the projector never leaves the device, a refresh needs no host round trip,
-// and the other steps only pay for the Gram matrix.
+// on refresh steps (the Gram matrix and the final sorting sit in If branches, see topProjector),
+// so the projector never leaves the device and a refresh needs no host round trip. The cost of a
+// refresh is O(sweeps·k⁴) for a k-wide Gram matrix: fine for k up to a few hundred.
 
 // jacobiMaxSweeps bounds the Jacobi sweeps; convergence is quadratic and takes 6-10 sweeps for the
 // matrix sizes of a low-rank projector (k <= a few hundred).
@@ -55,8 +56,8 @@ func SymEig(a *Node) (vals, vecs *Node) { return SymEigIf(a, nil) }
 
 // SymEigIf is SymEig run only when active (a boolean scalar; nil means always): when it is false
 // the Jacobi loop stops before its first rotation and the result is meaningless, to be discarded
-// with Where. It replaces an If around SymEig, which the Go backend cannot run (a While inside an
-// If branch fails with "cond must be a closure of the current function" in compute v0.1.2).
+// with Where. It replaces an If around the loop, which the Go backend cannot run (a While inside
+// an If branch fails with "cond must be a closure of the current function" in compute v0.1.2).
 func SymEigIf(a, active *Node) (vals, vecs *Node) {
 	if a.Rank() != 2 || a.Shape().Dim(0) != a.Shape().Dim(1) {
 		panic("optimizers.SymEig: want a square matrix, got " + a.Shape().String())
@@ -196,9 +197,9 @@ func TopSingularVectors(m *Node, r int) (proj *Node, right bool) {
 // lit returns a scalar constant that is never shared through GoMLX's scalar cache. GoMLX v0.28.2
 // caches scalar constants per graph, not per function, so a scalar first created inside one
 // closure (an If or While body) and then reused by a sibling closure fails with "uses a node from
-// a different function scope". Code that may run inside closures (the projector refresh) builds
-// its constants with lit, and avoids MulScalar/AddScalar/OnesLike-style helpers on scalars that
-// were created in the main function first.
+// a different function scope". Code that runs inside closures (the projector refresh, SGD-SaI's
+// g-SNR) builds its constants with lit and avoids helpers that take cached scalars (MulScalar,
+// AddScalar, OneMinus, OnesLike...).
 func lit(g *Graph, dt dtypes.DType, v float64) *Node {
 	return Reshape(ConstAsDType(g, dt, []float64{v}))
 }

@@ -31,6 +31,9 @@ import (
 // So at every reset step the moments are zeroed and scale = 0.01, which ramps back to 1 over
 // warmup steps.
 //
+// Quirk kept: with N_a ≤ 1 the first step is clipped against v = 0, which zeroes every gradient
+// (sign(g)·√0), so v stays 0 and training never starts, as in the code.
+//
 // Defaults: lr 1e-3, β (0.9, 0.999), ε 1e-6, weight decay 0, correct_bias true, warmup 150,
 // θ 5000, ΔT 500, grad_accu_steps 20. State: m, v (×2) and the warm-up counter.
 //
