@@ -1,0 +1,408 @@
+package moe
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/moeboost/moeboost/train/backend"
+	"github.com/stretchr/testify/require"
+)
+
+// goldenTensor is one {shape, values, dtype} entry of a golden file.
+type goldenTensor struct {
+	Shape  []int  `json:"shape"`
+	Values []any  `json:"values"`
+	DType  string `json:"dtype"`
+}
+
+func (g goldenTensor) floats() []float64 {
+	out := make([]float64, len(g.Values))
+	for i, v := range g.Values {
+		switch x := v.(type) {
+		case float64:
+			out[i] = x
+		case bool:
+			if x {
+				out[i] = 1
+			}
+		case nil:
+			out[i] = math.NaN()
+		}
+	}
+	return out
+}
+
+func (g goldenTensor) tensor() *tensors.Tensor {
+	dims := g.Shape
+	if len(dims) == 0 {
+		return tensors.FromValue(g.floats()[0])
+	}
+	return tensors.FromFlatDataAndDimensions(g.floats(), dims...)
+}
+
+// goldenCase is a golden file of ../shared/golden/moe (format in its README).
+type goldenCase struct {
+	Function  string `json:"function"`
+	Reference struct {
+		Repo, File, Commit, Symbol string
+	} `json:"reference"`
+	Hyperparams map[string]any `json:"hyperparams"`
+	DType       string         `json:"dtype"`
+	Tolerance   struct {
+		RTol float64 `json:"rtol"`
+		ATol float64 `json:"atol"`
+	} `json:"tolerance"`
+	Inputs  map[string]goldenTensor `json:"inputs"`
+	Outputs map[string]goldenTensor `json:"outputs"`
+	Grads   map[string]goldenTensor `json:"grads"`
+}
+
+// kind recognizes a golden case by its content; "" means not a case this package claims.
+func (c *goldenCase) kind() string {
+	ref := c.Reference
+	switch {
+	case ref.Repo == "microsoft/DeepSpeed" && strings.Contains(ref.Symbol, "gating"):
+		return "deepspeed"
+	case ref.Repo == "CengZihao/AdaMoE" && len(c.Inputs["gate2_weight"].Shape) == 2:
+		return "adamoe"
+	case ref.Repo == "databricks/megablocks" && c.Outputs["zloss"].Shape != nil:
+		return "megablocks"
+	case ref.Repo == "microsoft/tutel" && strings.Contains(ref.Symbol, "gshard_loss"):
+		return "tutel"
+	case ref.Repo == "rachtsy/MomentumSMoE" && strings.Contains(ref.Symbol, "PositionwiseFFMoM"):
+		return "momentum"
+	}
+	return ""
+}
+
+func (c *goldenCase) hp(name string) float64 {
+	switch v := c.Hyperparams[name].(type) {
+	case float64:
+		return v
+	case bool:
+		if v {
+			return 1
+		}
+	}
+	return 0
+}
+
+// goldenDirs returns ../shared/golden/moe next to the repository root plus every directory
+// in MOEBOOST_GOLDEN_DIR.
+func goldenDirs(t *testing.T) []string {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root := wd
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		require.NotEqual(t, parent, root, "no go.mod above %s", wd)
+		root = parent
+	}
+	dirs := []string{filepath.Join(root, "..", "shared", "golden", "moe")}
+	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+func TestGolden(t *testing.T) {
+	ran := 0
+	for _, dir := range goldenDirs(t) {
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		require.NoError(t, err)
+		sort.Strings(files)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var c goldenCase
+			if json.Unmarshal(data, &c) != nil || c.kind() == "" {
+				t.Logf("skipping %s: not an MoE routing case of a kind this package implements", f)
+				continue
+			}
+			name := strings.TrimSuffix(filepath.Base(f), ".json")
+			ran++
+			t.Run(name, func(t *testing.T) {
+				switch c.kind() {
+				case "deepspeed":
+					goldenDeepSpeed(t, &c)
+				case "adamoe":
+					goldenAdaMoE(t, &c)
+				case "megablocks":
+					goldenMegaBlocks(t, &c)
+				case "tutel":
+					goldenTutel(t, &c)
+				case "momentum":
+					goldenMomentum(t, &c)
+				}
+			})
+		}
+	}
+	require.Greater(t, ran, 0, "no golden case found in %v", goldenDirs(t))
+}
+
+// near checks got against want element by element: |got-want| <= atol + rtol·|want|.
+func near(t *testing.T, c *goldenCase, name string, want []float64, got *tensors.Tensor) {
+	t.Helper()
+	g := flat(got)
+	require.Len(t, g, len(want), "%s: size", name)
+	for i := range want {
+		tol := c.Tolerance.ATol + c.Tolerance.RTol*math.Abs(want[i])
+		if math.Abs(g[i]-want[i]) > tol {
+			require.Failf(t, "golden mismatch", "%s[%d]: got %.10g, want %.10g (tol %.3g)", name, i, g[i], want[i], tol)
+		}
+	}
+}
+
+// flat returns a tensor's values as float64.
+func flat(x *tensors.Tensor) []float64 {
+	switch v := x.Value().(type) {
+	case float64:
+		return []float64{v}
+	case float32:
+		return []float64{float64(v)}
+	case int32:
+		return []float64{float64(v)}
+	}
+	switch x.DType().GoType().Kind().String() {
+	case "float64":
+		return tensors.MustCopyFlatData[float64](x)
+	case "float32":
+		f := tensors.MustCopyFlatData[float32](x)
+		out := make([]float64, len(f))
+		for i, v := range f {
+			out[i] = float64(v)
+		}
+		return out
+	case "int32":
+		f := tensors.MustCopyFlatData[int32](x)
+		out := make([]float64, len(f))
+		for i, v := range f {
+			out[i] = float64(v)
+		}
+		return out
+	}
+	panic(fmt.Sprintf("flat: dtype %s", x.DType()))
+}
+
+// exec runs fn once on a fresh store (with vars set first) and returns its outputs.
+func exec(t *testing.T, vars map[string]*tensors.Tensor, fn func(scope *model.Scope, xs []*graph.Node) []*graph.Node, args ...any) []*tensors.Tensor {
+	t.Helper()
+	store := model.NewStore()
+	require.NoError(t, store.SetRNGStateFromSeed(1))
+	for path, v := range vars {
+		dir, name := model.SplitPath(path)
+		_, err := store.Scope(dir).CreateVariable(name, v)
+		require.NoError(t, err)
+	}
+	e, err := model.NewExec(backend.MustDefault(), store, fn)
+	require.NoError(t, err)
+	defer e.Finalize()
+	outs, err := e.Call(args...)
+	require.NoError(t, err)
+	return outs
+}
+
+func goldenDeepSpeed(t *testing.T, c *goldenCase) {
+	logits := c.Inputs["logits"]
+	tt, e := logits.Shape[0], logits.Shape[1]
+	capFile := int(c.Outputs["capacity"].floats()[0])
+	cfg := Config{NumExperts: e, Gate: GateSoftmaxTopK, CapacityFactor: c.hp("capacity_factor"),
+		MinCapacity: int(c.hp("min_capacity")), Priority: PrioritySlot}.Defaults()
+	switch {
+	case strings.Contains(c.Reference.Symbol, "top1gating"):
+		cfg.TopK, cfg.BalanceMode = 1, BalanceFirst
+	case strings.Contains(c.Reference.Symbol, "top2gating"):
+		// The reference normalizes g1/(g1+g2) with the masks after dropping: a token that
+		// lost one slot keeps weight 1 on the other (the vectors show it).
+		cfg.TopK, cfg.RenormalizeKept, cfg.BalanceMode = 2, true, BalanceFirst
+	default:
+		cfg.TopK, cfg.RenormalizeKept, cfg.BalanceMode = int(c.hp("k")), true, BalanceSwitch
+		cfg.Priority = PriorityToken
+		if c.Hyperparams["drop_policy"] == "probs" {
+			cfg.Priority = PriorityScore
+		}
+	}
+	require.NoError(t, cfg.Validate())
+	capGo := tt
+	if c.hp("drop_tokens") != 0 {
+		capGo = capacity(tt, cfg.TopK, e, cfg.CapacityFactor, cfg.MinCapacity)
+		require.Equal(t, capFile, capGo, "capacity")
+	} else {
+		require.LessOrEqual(t, capFile, tt)
+	}
+	outs := exec(t, nil, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+		r := Route(xs[0], cfg, e)
+		r.Assign(capGo, cfg)
+		comb := r.Combine() // [T, E, capGo]
+		used := graph.Slice(comb, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, capFile))
+		rest := graph.ReduceAllSum(graph.Abs(comb)) // total, to check nothing lies beyond capFile
+		laux := BalanceLoss(r, cfg.BalanceMode, false)
+		ws := graph.ReduceAllSum(graph.Mul(used, xs[1]))
+		return []*graph.Node{laux, used, r.Counts, ws, graph.Sub(rest, graph.ReduceAllSum(graph.Abs(used))),
+			graph.Gradient(laux, xs[0])[0], graph.Gradient(ws, xs[0])[0]}
+	}, logits.tensor(), c.Inputs["R"].tensor())
+	near(t, c, "l_aux", c.Outputs["l_aux"].floats(), outs[0])
+	near(t, c, "combine_weights", c.Outputs["combine_weights"].floats(), outs[1])
+	near(t, c, "exp_counts", c.Outputs["exp_counts"].floats(), outs[2])
+	near(t, c, "weighted_sum", c.Outputs["weighted_sum"].floats(), outs[3])
+	require.InDelta(t, 0, flat(outs[4])[0], 1e-12, "combine weights beyond the reference capacity")
+	// dispatch_mask = combine_weights != 0.
+	mask := c.Outputs["dispatch_mask"].floats()
+	for i, w := range flat(outs[1]) {
+		require.Equal(t, mask[i] != 0, w != 0, "dispatch_mask[%d]", i)
+	}
+	near(t, c, "grad logits", c.Grads["logits"].floats(), outs[5])
+	near(t, c, "grad logits@weighted_sum", c.Grads["logits@weighted_sum"].floats(), outs[6])
+}
+
+// transposed returns the flat [b, a] transpose of a flat [a, b] matrix.
+func transposed(v []float64, a, b int) []float64 {
+	out := make([]float64, len(v))
+	for i := range a {
+		for j := range b {
+			out[j*a+i] = v[i*b+j]
+		}
+	}
+	return out
+}
+
+func goldenAdaMoE(t *testing.T, c *goldenCase) {
+	n, m, k := int(c.hp("num_local_experts")), int(c.hp("num_null_experts")), int(c.hp("num_experts_per_tok"))
+	hs := c.Inputs["hidden_states"]
+	d := hs.Shape[len(hs.Shape)-1]
+	cfg, err := adaMoEConfig(Config{NumExperts: n, NullExperts: m, TopK: k, Gate: GateSoftmaxTopK,
+		Dispatch: DispatchDropless, NoNullGroupMean: true, BalanceMode: BalanceSlots})
+	require.NoError(t, err)
+	gw, g2w := c.Inputs["gate_weight"], c.Inputs["gate2_weight"]
+	vars := map[string]*tensors.Tensor{
+		"/router/w":      tensors.FromFlatDataAndDimensions(transposed(gw.floats(), n, d), d, n),
+		"/null_router/w": tensors.FromFlatDataAndDimensions(transposed(g2w.floats(), m, d), d, m),
+	}
+	// Stand-in experts of the reference run: expert e maps x -> x·W_e^T.
+	for _, dense := range []bool{false, true} {
+		cfg := cfg
+		if dense {
+			cfg.Dispatch = DispatchDense
+		}
+		outs := exec(t, vars, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+			s := &sparse{cfg: cfg, null: m}
+			experts := func(_ *model.Scope, x *graph.Node) *graph.Node {
+				return graph.Einsum("ecd,eod->eco", x, xs[1])
+			}
+			out := s.forward(scope, xs[0], 0, experts)
+			r := out.Routing
+			ws := graph.ReduceAllSum(graph.Mul(out.Y, xs[2]))
+			w := scope.Store().GetVariable("/router/w").NodeValue(xs[0].Graph())
+			w2 := scope.Store().GetVariable("/null_router/w").NodeValue(xs[0].Graph())
+			gl := graph.Gradient(out.Balance, w, w2, xs[0])
+			gw := graph.Gradient(ws, w, w2, xs[0])
+			return []*graph.Node{r.Logits, graph.Transpose(r.Index, 0, 1), graph.Transpose(r.Gates, 0, 1),
+				graph.Transpose(r.Valid, 0, 1), graph.ReduceSum(r.Valid, 0), out.Y, out.Balance, ws,
+				graph.Transpose(gl[0], 0, 1), graph.Transpose(gl[1], 0, 1), gl[2],
+				graph.Transpose(gw[0], 0, 1), graph.Transpose(gw[1], 0, 1), gw[2]}
+		}, hs.tensor(), c.Inputs["expert_weight"].tensor(), c.Inputs["R"].tensor())
+		for i, name := range []string{"router_logits", "selected_experts", "routing_weights", "true_mask",
+			"num_true_experts", "final_hidden_states", "loss", "weighted_sum"} {
+			near(t, c, name, c.Outputs[name].floats(), outs[i])
+		}
+		for i, name := range []string{"gate_weight", "gate2_weight", "hidden_states", "gate_weight@weighted_sum",
+			"gate2_weight@weighted_sum", "hidden_states@weighted_sum"} {
+			near(t, c, "grad "+name, c.Grads[name].floats(), outs[8+i])
+		}
+	}
+}
+
+func goldenMegaBlocks(t *testing.T, c *goldenCase) {
+	x := c.Inputs["x"]
+	e, k, d := int(c.hp("moe_num_experts")), int(c.hp("moe_top_k")), x.Shape[1]
+	cfg := Config{NumExperts: e, TopK: k, Gate: GateSoftmaxTopK, Dispatch: DispatchDropless}.Defaults()
+	require.NoError(t, cfg.Validate())
+	rw := c.Inputs["router_weight"]
+	vars := map[string]*tensors.Tensor{"/router/w": tensors.FromFlatDataAndDimensions(transposed(rw.floats(), e, d), d, e)}
+	outs := exec(t, vars, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+		s := &sparse{cfg: cfg}
+		identity := func(_ *model.Scope, x *graph.Node) *graph.Node { return x }
+		out := s.forward(scope, xs[0], 0, identity)
+		r := out.Routing
+		loss := graph.MulScalar(out.Balance, c.hp("moe_loss_weight"))
+		z := graph.MulScalar(out.Z, c.hp("moe_zloss_weight"))
+		w := scope.Store().GetVariable("/router/w").NodeValue(xs[0].Graph())
+		gl := graph.Gradient(loss, xs[0], w)
+		gz := graph.Gradient(z, xs[0], w)
+		return []*graph.Node{r.Clean, r.Probs, graph.Transpose(r.Gates, 0, 1), graph.Transpose(r.Index, 0, 1),
+			r.Counts, z, loss, gl[0], graph.Transpose(gl[1], 0, 1), gz[0], graph.Transpose(gz[1], 0, 1)}
+	}, x.tensor())
+	for i, name := range []string{"logits", "scores", "expert_weights", "expert_indices", "tokens_per_expert", "zloss", "loss"} {
+		near(t, c, name, c.Outputs[name].floats(), outs[i])
+	}
+	for i, name := range []string{"x", "router_weight", "x@zloss", "router_weight@zloss"} {
+		near(t, c, "grad "+name, c.Grads[name].floats(), outs[7+i])
+	}
+}
+
+func goldenTutel(t *testing.T, c *goldenCase) {
+	logits := c.Inputs["logits"]
+	cfg := Config{NumExperts: logits.Shape[1], TopK: int(c.hp("top_k")), Gate: GateSoftmaxTopK}.Defaults()
+	outs := exec(t, nil, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+		r := Route(xs[0], cfg, cfg.NumExperts)
+		loss := BalanceLoss(r, BalanceFirst, false)
+		return []*graph.Node{r.Probs, graph.Transpose(r.Index, 0, 1), loss, graph.Gradient(loss, xs[0])[0]}
+	}, logits.tensor())
+	near(t, c, "scores", c.Outputs["scores"].floats(), outs[0])
+	near(t, c, "top_ids", c.Outputs["top_ids"].floats(), outs[1])
+	near(t, c, "loss", c.Outputs["loss"].floats(), outs[2])
+	near(t, c, "grad logits", c.Grads["logits"].floats(), outs[3])
+}
+
+func goldenMomentum(t *testing.T, c *goldenCase) {
+	x := c.Inputs["x"]
+	d := x.Shape[len(x.Shape)-1]
+	vars := map[string]*tensors.Tensor{
+		"/ln_a/layer_normalization/gain":   tensors.FromFlatDataAndDimensions(c.Inputs["ln_weight"].floats(), d),
+		"/ln_a/layer_normalization/offset": tensors.FromFlatDataAndDimensions(c.Inputs["ln_bias"].floats(), d),
+	}
+	cfg := Config{Mu: c.hp("mu"), Gamma: c.hp("gamma2")}.Defaults()
+	args := []any{x.tensor(), c.Inputs["p"].tensor(), c.Inputs["f"].tensor(), c.Inputs["R"].tensor(), c.Inputs["R2"].tensor()}
+	for _, ref := range []bool{true, false} {
+		cfg := cfg
+		cfg.Reference = ref
+		outs := exec(t, vars, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+			y, p := heavyBall(scope, xs[0], xs[1], xs[2], cfg)
+			out := y
+			if !ref { // Pre-LN: the block adds y to the residual stream: x - p_new.
+				out = graph.Add(xs[0], y)
+			}
+			obj := graph.Add(graph.ReduceAllSum(graph.Mul(out, xs[3])), graph.ReduceAllSum(graph.Mul(p, xs[4])))
+			return append([]*graph.Node{out, p, obj}, graph.Gradient(obj, xs[0], xs[1], xs[2])...)
+		}, args...)
+		suffix, gsuffix := "", ""
+		if !ref {
+			suffix, gsuffix = "_prelnorm", "@objective_prelnorm"
+		}
+		near(t, c, "output"+suffix, c.Outputs["output"+suffix].floats(), outs[0])
+		near(t, c, "moment"+suffix, c.Outputs["moment"+suffix].floats(), outs[1])
+		near(t, c, "objective"+suffix, c.Outputs["objective"+suffix].floats(), outs[2])
+		for i, name := range []string{"x", "p", "f"} {
+			near(t, c, "grad "+name+gsuffix, c.Grads[name+gsuffix].floats(), outs[3+i])
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	backend.ForTests()
+	os.Exit(m.Run())
+}
