@@ -280,3 +280,15 @@ func TestSoftplusInverseViaInterpolatedBound(t *testing.T) {
 	want := 1 + joint/6 - marg/6
 	require.InDelta(t, want, got[0][0], 1e-9)
 }
+
+// StableMax cross-entropy is train/losses' "stablemax_ce" (one implementation, shared with the
+// optimizers): the hard-label term reaches it by name. s(x) = x + 1 for x ≥ 0, so logits
+// [0, 1] give StableMax = [1, 2]/3 and the loss of label 1 is −log(2/3).
+func TestStableMaxHardLabelReused(t *testing.T) {
+	h, err := distill.NewHardLabel(nil, "stablemax_ce")
+	require.NoError(t, err)
+	got := eval(t, func(in []*Node) []*Node {
+		return []*Node{h.Loss(&distill.Context{Student: in[0], Labels: in[1]})}
+	}, f64([]float64{0, 1}, 1, 2), i32([]int32{1}, 1))
+	require.InDelta(t, -math.Log(2.0/3), got[0][0], 1e-12)
+}

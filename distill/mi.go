@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/layers"
@@ -127,8 +130,10 @@ type MIConfig struct {
 // F = g_s(h_s)·g_t(h_t)ᵀ and, for mi_alpha and tuba, a learned log-baseline a(h_t). Critic
 // and baseline live under "/distill/<term>" (dropped by Export); the critic sees sg(h_t).
 //
+// The critic's weights start as PyTorch's nn.Linear (U(±1/√fan_in)), as Distiller's do.
+//
 // Deviations: Distiller trains the critic with its own optimizer group and grad-norm clip;
-// here it joins the run's optimizer. Distiller's critic MLPs use ReLU between two layers,
+// here it joins the run's optimizer. The bound is evaluated in float64 from the critic scores. Distiller's critic MLPs use ReLU between two layers,
 // as here.
 type MI struct {
 	cfg        MIConfig
@@ -178,21 +183,25 @@ func (m *MI) Bound(scope *model.Scope, x, y *Node) *Node {
 		y = ConvertDType(y, x.DType())
 	}
 	mlp := layers.MLPConfig{Hidden: []int{m.cfg.Hidden}, Out: m.cfg.Out}
+	scope = scope.WithInitializer(torchLinearInit(scope))
 	gs := layers.MLP(scope.In("critic_student"), x, mlp)
 	gt := layers.MLP(scope.In("critic_teacher"), y, mlp)
-	scores := MatMul(gs, Transpose(gt, 0, 1)) // F [B, B]
+	// The bounds exponentiate critic scores: evaluate them in float64 (exp overflows float32
+	// above 88, which an untrained critic reaches), and return the input dtype.
+	dt := x.DType()
+	scores := ConvertDType(MatMul(gs, Transpose(gt, 0, 1)), dtypes.Float64) // F [B, B]
 	switch m.cfg.Bound {
 	case "infonce":
-		return InfoNCEBound(scores)
+		return ConvertDType(InfoNCEBound(scores), dt)
 	case "nwj":
-		return NWJBound(scores)
+		return ConvertDType(NWJBound(scores), dt)
 	}
 	base := layers.MLP(scope.In("baseline"), y, layers.MLPConfig{Hidden: []int{m.cfg.Hidden}, Out: 1})
-	logBase := Reshape(base, base.Shape().Dimensions[0])
+	logBase := ConvertDType(Reshape(base, base.Shape().Dimensions[0]), dtypes.Float64)
 	if m.cfg.Bound == "tuba" {
-		return TUBABound(scores, logBase)
+		return ConvertDType(TUBABound(scores, logBase), dt)
 	}
-	return InterpolatedBound(scores, logBase, m.alphaLogit)
+	return ConvertDType(InterpolatedBound(scores, logBase, m.alphaLogit), dt)
 }
 
 // Loss implements Term: −bound.
@@ -200,6 +209,20 @@ func (m *MI) Loss(ctx *Context) *Node {
 	b := m.Bound(ctx.Scope, ctx.StudentTap(m.cfg.StudentTap), StopGradient(ctx.TeacherTap(m.cfg.TeacherTap)))
 	train.Report("distill/mi_bound", b)
 	return Neg(b)
+}
+
+// torchLinearInit is PyTorch's default nn.Linear weight initialization, U(±1/√fan_in), which
+// Distiller's critic gets: much smaller scores at the start than He initialization, so the
+// exponentiated scores of NWJ/TUBA do not overflow before the critic has learned anything.
+func torchLinearInit(scope *model.Scope) model.VariableInitializer {
+	return func(g *Graph, shape shapes.Shape) *Node {
+		if shape.Rank() < 2 {
+			return Zeros(g, shape)
+		}
+		bound := 1 / math.Sqrt(float64(shape.Dimensions[0]))
+		u := scope.RandomUniform(g, shape)
+		return MulScalar(SubScalar(MulScalar(u, 2), 1), bound)
+	}
 }
 
 // GaussianMI is the true mutual information −(d/2)·log(1 − ρ²) of d independent pairs of
