@@ -17,6 +17,7 @@ func adaMoEConfig(cfg Config) (Config, error) {
 	if cfg.Gate == "" {
 		cfg.Gate = GateSoftmaxTopK
 	}
+	cfg.Renormalize = true // over the selected true experts
 	c := cfg.Defaults()
 	total := c.NumExperts + c.NullExperts
 	if c.TopK < 1 || c.TopK > total {

@@ -404,5 +404,6 @@ func goldenMomentum(t *testing.T, c *goldenCase) {
 
 func TestMain(m *testing.M) {
 	backend.ForTests()
+	_ = backend.MustDefault() // Created (and its one-line notice printed) before any Example runs.
 	os.Exit(m.Run())
 }

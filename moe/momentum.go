@@ -70,7 +70,7 @@ func adamStep(scope *model.Scope, h, p, m, v, f *graph.Node, cfg Config) (y, pNe
 	pNew = graph.Add(graph.MulScalar(p, cfg.Mu), graph.MulScalar(f, cfg.Gamma))
 	mNew = graph.Add(graph.MulScalar(m, cfg.Beta1), graph.MulScalar(f, 1-cfg.Beta1))
 	vNew = graph.Add(graph.MulScalar(v, cfg.Beta2), graph.MulScalar(graph.Square(f), 1-cfg.Beta2))
-	step := graph.Mul(graph.MulScalar(graph.Rsqrt(graph.AddScalar(vNew, 1e-8)), cfg.Gamma1), mNew) // gamma1 m / sqrt(v + 1e-8)
+	step := graph.Mul(graph.MulScalar(graph.Inverse(graph.Sqrt(graph.AddScalar(vNew, 1e-8))), cfg.Gamma1), mNew) // gamma1 m / sqrt(v + 1e-8)
 	if cfg.Reference {
 		a := graph.Add(step, h)
 		return layerNorm(scope, graph.Sub(h, a)), pNew, mNew, vNew
