@@ -31,7 +31,7 @@
 // "dkd_mdcs", "fitnet", "hard", "infonce", "kd", "lskd", "mdb", "mdcs", "mi_alpha", "nwj",
 // "pkt", "pskd", "rkd", "tuba". Teachers (kind "teacher"): "cached", "ema", "frozen", "fst".
 // Augmenters (kind "augmenter"): "hard_affine", "hard_additive". Local learning (kind
-// "local_learning"): "e2e", "greedy", "man". Losses in the shared train/losses registry (from
+// "local_learner"): "e2e", "greedy", "man". Losses in the shared train/losses registry (from
 // subpackage imbalance, imported here): "dice", "focal", "logit_adjusted_ce"; StableMax
 // cross-entropy is train/losses' own "stablemax_ce" when present.
 //

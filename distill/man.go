@@ -75,7 +75,7 @@ type LocalLearner struct {
 	stashKey    *int
 }
 
-var localMethods = registry.NewKind[string]("local_learning")
+var localMethods = registry.NewKind[string]("local_learner")
 
 func init() {
 	localMethods.Register("e2e", "e2e")

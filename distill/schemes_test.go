@@ -210,13 +210,18 @@ func block(width int) distill.BlockFn {
 func head(scope *model.Scope, h *Node) *Node { return glayers.DenseWithBias(scope.In("dense"), h, 10) }
 
 func runLocal(t *testing.T, method string, cfg distill.LocalConfig, steps int) *train.Result {
+	return runLocalCkpt(t, method, cfg, steps, "")
+}
+
+func runLocalCkpt(t *testing.T, method string, cfg distill.LocalConfig, steps int, dir string) *train.Result {
 	t.Helper()
 	l, err := distill.NewLocalLearner(method, cfg)
 	require.NoError(t, err)
 	d := digits(t)
 	tr, te := d.batches(t, false)
 	res, err := train.Run(context.Background(), train.Config{Name: method, Model: l.Model, LossFn: l.Loss, Optimizer: "adam", LearningRate: 3e-3,
-		Steps: steps, Train: tr, Eval: []train.EvalSet{{Name: "test", Data: te}}, EvalEvery: steps, Metrics: []string{"accuracy"}, Seed: 2})
+		Steps: steps, Train: tr, Eval: []train.EvalSet{{Name: "test", Data: te}}, EvalEvery: steps, Metrics: []string{"accuracy"}, Seed: 2,
+		CheckpointDir: dir, CheckpointEvery: max(1, steps/2)})
 	require.NoError(t, err)
 	return res
 }
@@ -256,6 +261,17 @@ func TestLocalLearningMAN(t *testing.T) {
 	require.Equal(t, values(t, init.Store, "/student/block0/"), values(t, greedy.Store, "/student/block0/"))
 	require.NotEqual(t, values(t, init.Store, "/student/block3/"), values(t, greedy.Store, "/student/block3/"))
 	require.NotEqual(t, values(t, init.Store, "/student/block0/"), values(t, e2e.Store, "/student/block0/"))
+
+	// MAN's EMA and learnable copies (and their flags) survive checkpoint and resume.
+	full := snapshot(t, runLocalCkpt(t, "man", cfg, 30, t.TempDir()).Store)
+	dir := t.TempDir()
+	runLocalCkpt(t, "man", cfg, 15, dir)
+	got := snapshot(t, runLocalCkpt(t, "man", cfg, 30, dir).Store)
+	require.Contains(t, got, "/distill/local/ema0_initialized")
+	require.Equal(t, len(full), len(got))
+	for k, v := range full {
+		require.Equal(t, v, got[k], k)
+	}
 }
 
 func TestHARDAugmentorAndMDCS(t *testing.T) {
@@ -326,7 +342,7 @@ func TestConfigErrors(t *testing.T) {
 	_, err = distill.NewHARD(distill.HARDConfig{})
 	require.ErrorContains(t, err, "needs the image height=0 and width=0")
 	_, err = distill.NewLocalLearner("backprop", distill.LocalConfig{})
-	require.ErrorContains(t, err, `unknown local_learning "backprop"`)
+	require.ErrorContains(t, err, `unknown local_learner "backprop"`)
 	_, err = distill.New(model.NewStore().RootScope(), "kd2")
 	require.ErrorContains(t, err, `unknown distiller "kd2": known distillers are`)
 	_, err = distill.New(model.NewStore().RootScope(), "mdcs")

@@ -175,7 +175,7 @@ func runLongTail(ctx context.Context, opts suite.Options) ([]suite.Result, error
 		}
 	}
 	spec := DefaultLongTailSpec(opts.Quick)
-	seeds := opts.SeedsOr(3, 1)
+	seeds := opts.SeedsOr(3, 2)
 	bar := suite.NewProgress(seeds*len(LongTailArms), "longtail")
 	defer bar.Done()
 	acc, few, ms := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}

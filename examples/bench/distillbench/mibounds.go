@@ -33,10 +33,10 @@ type MISpec struct {
 // DefaultMISpec is the full benchmark (Poole et al.'s setting, shorter); quick has fewer MI
 // levels, estimators and steps.
 func DefaultMISpec(quick bool) MISpec {
-	s := MISpec{Dim: 20, Batch: 128, Steps: 1500, TrueMI: []float64{2, 4, 6, 8, 10},
-		Estimators: []string{"infonce", "nwj", "tuba", "mi_alpha=0.01", "mi_alpha=0.5", "mi_alpha=0.99"}, Hidden: 128, Out: 32, LR: 5e-4}
+	s := MISpec{Dim: 20, Batch: 128, Steps: 1200, TrueMI: []float64{2, 4, 6, 8, 10},
+		Estimators: []string{"infonce", "nwj", "tuba", "mi_alpha=0.01", "mi_alpha=0.5", "mi_alpha=0.99"}, Hidden: 64, Out: 32, LR: 1e-3}
 	if quick {
-		s.Steps, s.Batch, s.Hidden, s.Out, s.TrueMI = 500, 64, 64, 16, []float64{2, 6, 10}
+		s.Steps, s.Batch, s.Hidden, s.Out, s.TrueMI = 900, 64, 64, 16, []float64{2, 6, 10}
 		s.Estimators = []string{"infonce", "nwj", "tuba", "mi_alpha=0.5"}
 	}
 	return s
