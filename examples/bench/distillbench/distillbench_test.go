@@ -96,8 +96,9 @@ func TestBenchmarksSmoke(t *testing.T) {
 		}
 	}
 	// The registered benchmark functions print their tables and plots.
-	_, err = runMIBounds(context.Background(), suite.Options{Backend: backend.MustDefault(), Out: &out, PlotDir: dir, Quick: true, Seeds: 1})
+	rows, err := runMIBoundsSpec(context.Background(), opts, ms)
 	require.NoError(t, err)
+	require.Len(t, rows, len(ms.Estimators)*len(ms.TrueMI))
 	require.Contains(t, out.String(), "InfoNCE ≤ log B")
 	files, _ := filepath.Glob(filepath.Join(dir, "mi-bounds-*.png"))
 	require.Len(t, files, 1)

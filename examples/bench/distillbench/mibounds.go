@@ -131,7 +131,10 @@ func RunMI(ctx context.Context, opts suite.Options, spec MISpec, seed int) (*MIR
 }
 
 func runMIBounds(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
-	spec := DefaultMISpec(opts.Quick)
+	return runMIBoundsSpec(ctx, opts, DefaultMISpec(opts.Quick))
+}
+
+func runMIBoundsSpec(ctx context.Context, opts suite.Options, spec MISpec) ([]suite.Result, error) {
 	seeds := opts.SeedsOr(1, 1)
 	est := map[string][][]float64{} // estimator -> level -> per seed
 	var ms []float64
