@@ -15,7 +15,6 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/moeboost/moeboost/internal/registry"
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/data"
@@ -85,8 +84,8 @@ func init() {
 	})
 }
 
-// Frozen is a trained teacher built into the student's training graph with its variables
-// copied (once, non-trainable) from its own store to "/distill/teacher/...": the teacher runs
+// Frozen is a trained teacher built into the student's training graph with the variables it
+// uses copied (once, non-trainable) from its own store to "/distill/teacher/...": the teacher runs
 // on every training batch (so it sees the same views as the student) and its taps are
 // available to feature losses. torchdistill's `requires_grad: False` teacher.
 type Frozen struct {
@@ -109,68 +108,54 @@ func NewFrozen(fn ModelFn, store *model.Store, from string) (*Frozen, error) {
 	if !strings.HasPrefix(from, "/") {
 		return nil, fmt.Errorf("distill: frozen teacher scope %q must be absolute (start with \"/\")", from)
 	}
-	n := 0
-	for range teacherVars(store, from) {
-		n++
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("distill: the teacher store has no variables under %q", from)
-	}
-	return &Frozen{model: fn, store: store, from: from}, nil
-}
-
-// teacherVars yields the model variables of a trained store under from, with their relative
-// paths, skipping training state (optimizer, global step, RNG, metrics, distill scope).
-func teacherVars(store *model.Store, from string) func(func(string, *model.Variable) bool) {
 	prefix := strings.TrimSuffix(from, "/") + "/"
-	return func(yield func(string, *model.Variable) bool) {
-		for v := range store.IterVariables() {
-			p := v.Path()
-			if !strings.HasPrefix(p, prefix) {
-				continue
-			}
-			rel := strings.TrimPrefix(p, prefix)
-			if isTrainingState(rel) && prefix == "/" {
-				continue
-			}
-			if !yield(rel, v) {
-				return
-			}
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), prefix) {
+			return &Frozen{model: fn, store: store, from: from}, nil
 		}
 	}
+	return nil, fmt.Errorf("distill: the teacher store has no variables under %q", from)
 }
 
-func isTrainingState(rel string) bool {
-	first, _, _ := strings.Cut(rel, "/")
-	switch first {
-	case optimizer.Scope, optimizer.GlobalStepVariableName, model.RNGStateVariableName, "metrics", DistillScope, train.BaseLearningRateVar:
-		return true
-	}
-	return strings.HasPrefix(first, "#")
-}
-
-// Logits implements Teacher.
+// Logits implements Teacher. The teacher model is built on the "/distill/teacher" scope;
+// every variable it uses that has no value yet (first graph of a run; on resume the
+// checkpoint provides it) gets a copy of the trained value at the same relative path under
+// From in the teacher's store. Only the variables the teacher uses are copied (not its
+// optimizer state), all non-trainable.
 func (f *Frozen) Logits(tc *TeacherContext) *Node {
-	store := tc.Scope.Store()
-	for rel, v := range teacherVars(f.store, f.from) {
-		path := model.JoinPath(tc.Scope.Scope(), rel)
-		dst := store.GetVariable(path) // Loads it from a checkpoint when resuming.
-		if dst == nil {
-			val, err := v.Value()
-			if err != nil {
-				panic(fmt.Errorf("distill: frozen teacher variable %s: %w", v.Path(), err))
-			}
-			c, err := val.LocalClone()
-			if err != nil {
-				panic(err)
-			}
-			if dst, err = store.CreateVariable(path, c); err != nil {
-				panic(err)
-			}
+	g := tc.X.Graph()
+	out := f.model(tc.Scope, tc.X)[0]
+	prefix := tc.Scope.Scope() + "/"
+	from := strings.TrimSuffix(f.from, "/")
+	for v := range tc.Scope.Store().IterVariables() {
+		if !strings.HasPrefix(v.Path(), prefix) || !v.InUseByGraph(g) {
+			continue
 		}
-		dst.SetTrainable(false)
+		v.SetTrainable(false)
+		if v.HasValue() {
+			continue
+		}
+		rel := strings.TrimPrefix(v.Path(), prefix)
+		src := f.store.GetVariable(from + "/" + rel)
+		if src == nil {
+			panic(fmt.Errorf("distill: frozen teacher: its model uses %q but the teacher store has no %q (wrong From scope?)", rel, from+"/"+rel))
+		}
+		if !src.Shape().Equal(v.Shape()) {
+			panic(fmt.Errorf("distill: frozen teacher: %q is %s in the teacher store but %s in the rebuilt teacher", rel, src.Shape(), v.Shape()))
+		}
+		val, err := src.Value()
+		if err != nil {
+			panic(fmt.Errorf("distill: frozen teacher variable %s: %w", src.Path(), err))
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			panic(err)
+		}
+		if err := v.SetValue(c); err != nil {
+			panic(err)
+		}
 	}
-	return f.model(tc.Scope, tc.X)[0]
+	return out
 }
 
 // Cached serves precomputed teacher logits [N, C] by sample id (torchdistill's cache_output):

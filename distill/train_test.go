@@ -140,6 +140,13 @@ func TestDistillerFrozenTeacherKDFitNet(t *testing.T) {
 	b, err := train.Predict(res.Backend, exp, d.Model, x)
 	require.NoError(t, err)
 	require.Equal(t, tensors.MustCopyFlatData[float32](a[0]), tensors.MustCopyFlatData[float32](b[0]))
+	// Only what the teacher model uses was copied (not its optimizer state or step counters).
+	for v := range res.Store.IterVariables() {
+		if strings.HasPrefix(v.Path(), "/distill/teacher/") {
+			require.True(t, strings.HasPrefix(v.Path(), "/distill/teacher/hidden/") || strings.HasPrefix(v.Path(), "/distill/teacher/out/"), v.Path())
+			require.False(t, v.Trainable, v.Path())
+		}
+	}
 	// The frozen teacher's copies were not trained.
 	tv := values(t, te.Store, "/hidden/")
 	for p, v := range tv {
