@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/examples/bench/suite"
 	"github.com/moeboost/moeboost/optimizers"
@@ -84,7 +85,7 @@ func stepsTo(res *train.Result, metric string, level float64) float64 {
 
 func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	const p, trainFrac, hidden = 113, 0.4, 200
-	steps, evalEvery := 1200, 25
+	steps, evalEvery := 1000, 25
 	if opts.Quick {
 		steps, evalEvery = 250, 25
 	}
@@ -97,7 +98,8 @@ func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error
 	var lines []string
 	var accChart, lossChart suite.Chart
 	for _, arm := range arms {
-		var to90, finalTest, finalTrain, ms []float64
+		var to90, finalTest, finalTrain, zeroLoss, ms []float64
+		var curve map[string]any
 		for s := range seeds {
 			trainT, testT, err := full.Split(1-trainFrac, uint64(s+1))
 			if err != nil {
@@ -138,12 +140,18 @@ func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error
 			if err != nil {
 				return rows, fmt.Errorf("grokking %s seed %d: %w", arm.name, s+1, err)
 			}
+			zl, err := zeroLossFraction(res, trainT, arm.loss == "stablemax_ce")
+			if err != nil {
+				return rows, err
+			}
+			zeroLoss = append(zeroLoss, zl)
 			to90 = append(to90, stepsTo(res, "test/accuracy", 0.9))
 			finalTest = append(finalTest, res.Final["test/accuracy"])
 			finalTrain = append(finalTrain, res.Final["trainset/accuracy"])
 			ms = append(ms, res.MsPerStep)
 			if s == 0 {
 				x, y := res.Curve("test/accuracy")
+				curve = map[string]any{"step": x, "test_accuracy": y}
 				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " test", X: x, Y: y})
 				x, y = res.Curve("trainset/accuracy")
 				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " train", X: x, Y: y})
@@ -155,21 +163,25 @@ func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error
 		for _, m := range []struct {
 			name string
 			vals []float64
-		}{{"steps_to_90", to90}, {"accuracy", finalTest}, {"train_accuracy", finalTrain}} {
+		}{{"steps_to_90", to90}, {"accuracy", finalTest}, {"train_accuracy", finalTrain}, {"zero_loss_fraction", zeroLoss}} {
 			row := suite.Row("grokking", fmt.Sprintf("add_mod_%d", p), arm.name, m.name, m.vals, msMean, steps)
 			row.Extra["per_seed"] = jsonSafe(m.vals) // "never" (NaN) is null in JSON
 			row.Extra["note"] = arm.note
 			row.Extra["train_fraction"] = trainFrac
+			if m.name == "accuracy" {
+				row.Extra["curve_seed1"] = curve
+			}
 			rows = append(rows, row)
 		}
 		mt, _ := suite.MeanStd(finalTest)
 		mtr, _ := suite.MeanStd(finalTrain)
 		m90, _ := suite.MeanStd(to90)
-		lines = append(lines, fmt.Sprintf("%-18s %12s %10.3f %10.3f %8.1f", arm.name, fmtSteps(m90), mtr, mt, msMean))
+		mz, _ := suite.MeanStd(zeroLoss)
+		lines = append(lines, fmt.Sprintf("%-18s %12s %10.3f %10.3f %12.3f %8.1f", arm.name, fmtSteps(m90), mtr, mt, mz, msMean))
 	}
 	opts.Logf("\nGrokking: (a + b) mod %d, %.0f%% train, MLP %d-%d-%d-%d without biases, full batch, lr 0.01, no weight decay, %d steps, %d seed(s)",
 		p, 100*trainFrac, 2*p, hidden, hidden, p, steps, seeds)
-	opts.Logf("%-18s %12s %10s %10s %8s", "arm", "test>=90% at", "train acc", "test acc", "ms/step")
+	opts.Logf("%-18s %12s %10s %10s %12s %8s", "arm", "test>=90% at", "train acc", "test acc", "zero-loss fr", "ms/step")
 	opts.Logf("%s", strings.Join(lines, "\n"))
 	if path := opts.PlotPath("grokking", "accuracy"); path != "" {
 		accChart.Title = fmt.Sprintf("Grokking (a+b) mod %d, %.0f%% train: accuracy", p, 100*trainFrac)
@@ -181,6 +193,62 @@ func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error
 		opts.Logf("plot: %s", filepath.Clean(path))
 	}
 	return rows, nil
+}
+
+// zeroLossFraction is the fraction of training examples whose loss is exactly 0 at the end of
+// the run, in the precision the arm's loss is computed in: float32 log-softmax (the paper's
+// Softmax Collapse: the example's gradient vanishes, so learning stalls) or, for StableMax,
+// float64 log-StableMax.
+func zeroLossFraction(res *train.Result, t *data.Table, stable bool) (float64, error) {
+	xs := make([]float32, len(t.X))
+	for i, v := range t.X {
+		xs[i] = float32(v)
+	}
+	out, err := res.Predict(tensors.FromFlatDataAndDimensions(xs, t.N, t.D))
+	if err != nil {
+		return 0, err
+	}
+	logits := tensors.MustCopyFlatData[float32](out[0])
+	c := len(logits) / t.N
+	zero := 0
+	for i := range t.N {
+		row := logits[i*c : (i+1)*c]
+		y := int(t.Y[i])
+		if stable {
+			if logStableMax64(row, y) == 0 {
+				zero++
+			}
+			continue
+		}
+		// torch's float32 log_softmax: x_y − (m + log Σ exp(x_j − m)).
+		m := row[0]
+		for _, v := range row {
+			m = max(m, v)
+		}
+		var sum float32
+		for _, v := range row {
+			sum += float32(math.Exp(float64(v - m)))
+		}
+		if row[y]-(m+float32(math.Log(float64(sum)))) == 0 {
+			zero++
+		}
+	}
+	return float64(zero) / float64(t.N), nil
+}
+
+// logStableMax64 is log(s(x_y)/Σ s(x_j)) in float64 (see losses.StableS).
+func logStableMax64(row []float32, y int) float64 {
+	s := func(x float64) float64 {
+		if x < 0 {
+			return 1 / (1 - x + 1e-30)
+		}
+		return x + 1
+	}
+	sum := 0.0
+	for _, v := range row {
+		sum += s(float64(v))
+	}
+	return math.Log(s(float64(row[y])) / sum)
 }
 
 // jsonSafe returns the values with NaN as nil (JSON has no NaN).
