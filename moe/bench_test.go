@@ -115,7 +115,12 @@ func BenchmarkMoEBlockStep(b *testing.B) {
 	}{
 		{"smoe-argmax", func() layers.FFN { f, _ := NewSMoE(stepSpeedConfig()); return f }},
 		{"smoe-topk", func() layers.FFN { c := stepSpeedConfig(); c.Selection = SelectionTopK; f, _ := NewSMoE(c); return f }},
-		{"smoe-balance+z", func() layers.FFN { c := stepSpeedConfig(); c.BalanceWeight, c.ZLossWeight = 0, 0; f, _ := NewSMoE(c); return f }},
+		{"smoe-balance+z", func() layers.FFN {
+			c := stepSpeedConfig()
+			c.BalanceWeight, c.ZLossWeight = 0, 0
+			f, _ := NewSMoE(c)
+			return f
+		}},
 		{"momentum", func() layers.FFN { f, _ := NewMomentumSMoE(stepSpeedConfig()); return f }},
 		{"dense-equal-active", func() layers.FFN { return layers.DenseFFN(512, "gelu") }},
 	} {
