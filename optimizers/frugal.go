@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -103,15 +104,6 @@ func (c FRUGALConfig) withDefaults() FRUGALConfig {
 	return c
 }
 
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
-}
-
 // Validate checks the hyperparameters (after defaults).
 func (c FRUGALConfig) Validate() error {
 	c = c.withDefaults()
@@ -123,8 +115,8 @@ func (c FRUGALConfig) Validate() error {
 	ck.nonNeg(ParamWeightDecay, c.WeightDecay)
 	ck.check(isFinite64(c.Density) && c.Density > 0 && c.Density <= 1, ParamFRUGALDensity, c.Density, "must be in (0, 1]")
 	ck.check(c.UpdateGap > 0, ParamFRUGALUpdateGap, c.UpdateGap, "must be > 0")
-	ck.check(contains(FRUGALProjections, c.Projection), ParamFRUGALProjection, c.Projection, "must be one of "+quoteList(FRUGALProjections))
-	ck.check(contains(FRUGALStateFree, c.StateFree), ParamFRUGALStateFree, c.StateFree, "must be one of "+quoteList(FRUGALStateFree))
+	ck.check(slices.Contains(FRUGALProjections, c.Projection), ParamFRUGALProjection, c.Projection, "must be one of "+quoteList(FRUGALProjections))
+	ck.check(slices.Contains(FRUGALStateFree, c.StateFree), ParamFRUGALStateFree, c.StateFree, "must be one of "+quoteList(FRUGALStateFree))
 	ck.nonNeg(ParamFRUGALFreeLRScale, *c.FreeLRScale)
 	if err := c.Groups.Validate(); err != nil {
 		ck.errs = append(ck.errs, err)

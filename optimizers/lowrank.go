@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -21,14 +22,7 @@ import (
 // (the opposite), "right", "left".
 var ProjTypes = []string{"std", "reverse_std", "right", "left"}
 
-func validProjType(t string) bool {
-	for _, k := range ProjTypes {
-		if t == k {
-			return true
-		}
-	}
-	return false
-}
+func validProjType(t string) bool { return slices.Contains(ProjTypes, t) }
 
 // projectorRight says whether a projector of type projType for a [rows, cols] matrix is a
 // right one.
