@@ -154,6 +154,8 @@ type Config struct {
 	Reference bool
 
 	// Mu (default 0.7) and Gamma (default 1.0) of heavy-ball MomentumSMoE: p <- Mu·p + Gamma·f(x).
+	// As for every field, 0 means the default: for mu = 0 (no momentum) use a tiny value such
+	// as 1e-300, or NewSMoE.
 	Mu, Gamma float64
 	// AdamSMoE: Beta1 (0.9), Beta2 (0.999), Gamma1 (1.0) and AdamLayers, the number of first
 	// MoE layers that take the Adam step (default 1, as the official code).
