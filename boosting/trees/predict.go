@@ -219,6 +219,21 @@ func (e *Ensemble) Predict(d *Data, out []float32) ([]float32, error) {
 
 // PredictTrees predicts with the bias and trees [from, to) only.
 func (e *Ensemble) PredictTrees(d *Data, from, to int, out []float32) ([]float32, error) {
+	return e.predict(d, from, to, out, true)
+}
+
+// AddTrees adds the contributions of trees [from, to) (without the bias) to out
+// ([N, OutDim]): with out holding the predictions of trees [0, from), it becomes those of
+// [0, to) at the cost of the new trees only.
+func (e *Ensemble) AddTrees(d *Data, from, to int, out []float32) error {
+	if len(out) != d.N*e.outDim {
+		return fmt.Errorf("trees: output length %d, want N*OutDim=%d", len(out), d.N*e.outDim)
+	}
+	_, err := e.predict(d, from, to, out, false)
+	return err
+}
+
+func (e *Ensemble) predict(d *Data, from, to int, out []float32, bias bool) ([]float32, error) {
 	if err := e.checkData(d); err != nil {
 		return nil, err
 	}
@@ -241,7 +256,7 @@ func (e *Ensemble) PredictTrees(d *Data, from, to int, out []float32) ([]float32
 		threads = 1
 	}
 	parallelFor(n, threads, func(lo, hi, _ int) {
-		for r := lo; r < hi; r++ {
+		for r := lo; bias && r < hi; r++ {
 			copy(out[r*k:(r+1)*k], e.Bias)
 		}
 		if e.pack.ok && e.pack.n >= to {

@@ -181,6 +181,11 @@ func TestLearningRatesAtPrediction(t *testing.T) {
 	for r := 0; r < d.N; r++ {
 		require.InDelta(t, 2*(float64(p1[r*3])-1), float64(p2[r*3])-1, 1e-5)
 	}
+	// Adding trees incrementally matches predicting with all of them.
+	part, err := e.PredictTrees(d, 0, 2, nil)
+	require.NoError(t, err)
+	require.NoError(t, e.AddTrees(d, 2, 5, part))
+	require.InDeltaSlice(t, p2, part, 1e-5)
 	// Tree ranges.
 	p0, err := e.PredictTrees(d, 0, 0, nil)
 	require.NoError(t, err)
