@@ -41,7 +41,9 @@
 // F_k(x) = Bias_k - sum_t lr_k(t)*leaf_t(x)_k, where lr_k(t) comes from the LR slice covering
 // output k (Constant or GBRL's Linear schedule over the tree index); SetLRs changes it for all
 // trees after the fact. Predict is batched (tree-major, parallel over row chunks) on a flat copy
-// of the trees with pre-scaled leaves. Importance sums split gains per feature. Save/Load use a
+// of the trees with pre-scaled leaves (all-oblivious numeric ensembles: a padded, branch-free
+// layout). Importance sums split gains per feature; SHAP gives path-dependent TreeSHAP
+// attributions (Lundberg et al.) that add up to the prediction. Save/Load use a
 // versioned little-endian format with a CRC-32 that rejects truncated and corrupt files with
 // errors wrapping ErrTruncated / ErrCorrupt (FuzzLoad fuzzes the loader).
 //

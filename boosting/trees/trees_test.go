@@ -430,3 +430,40 @@ func TestRegressorMatchesBruteForce(t *testing.T) {
 		require.InDelta(t, float64(bias)-lv, float64(p[i]), 1e-4, "row %d", i)
 	}
 }
+
+func TestSHAPLocalAccuracy(t *testing.T) {
+	for _, grow := range []string{Greedy, Oblivious} {
+		d, g := randomBatch(31, 300, 3, 2, 2)
+		e, err := New(Config{OutDim: 2, NumFeatures: 3, CatFeatures: 2, Bias: []float32{0.3, -0.2},
+			Tree: TreeConfig{Grow: grow, Score: L2, MaxDepth: 4}, LRs: []LR{{Start: 0, Stop: 2, Init: 0.4}}})
+		require.NoError(t, err)
+		for i := 0; i < 4; i++ {
+			require.NoError(t, e.Step(d, g))
+		}
+		q, _ := randomBatch(32, 40, 3, 2, 2)
+		phi, err := e.SHAP(q)
+		require.NoError(t, err)
+		pred, err := e.Predict(q, nil)
+		require.NoError(t, err)
+		nf := 5
+		for i := 0; i < q.N; i++ {
+			for k := 0; k < 2; k++ {
+				var s float64
+				for f := 0; f <= nf; f++ {
+					s += phi[(i*(nf+1)+f)*2+k]
+				}
+				require.InDelta(t, float64(pred[i*2+k]), s, 1e-4, "%s row %d output %d", grow, i, k)
+			}
+		}
+	}
+	// One split on feature 1: phi_1 = f(x) - E f, the other features get nothing.
+	e, err := New(Config{OutDim: 1, NumFeatures: 2, Tree: TreeConfig{Grow: Greedy, MaxDepth: 1, Score: L2}})
+	require.NoError(t, err)
+	d := NumericData([]float32{0, -1, 0, -2, 0, 1, 0, 2}, 4, 2)
+	require.NoError(t, e.Step(d, []float32{1, 1, -1, -1}))
+	phi, err := e.SHAP(d)
+	require.NoError(t, err)
+	require.InDelta(t, 0, phi[0], 1e-12)
+	require.InDelta(t, -1, phi[1], 1e-9) // f = -leaf = -1 on the left, E f = 0
+	require.InDelta(t, 0, phi[2], 1e-9)
+}
