@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,17 +91,55 @@ type trajectory struct {
 	} `json:"steps"`
 }
 
-// TestClassicControlTrajectories replays trajectories computed by testdata/gen_classic.py (the
-// gymnasium step functions re-stated in numpy) and compares every step.
-func TestClassicControlTrajectories(t *testing.T) {
-	raw, err := os.ReadFile("testdata/classic_control.json")
-	require.NoError(t, err)
-	var doc struct {
-		Cases []trajectory `json:"cases"`
+// TestGolden replays classic-control trajectories: testdata/classic_control.json (made by
+// testdata/gen_classic.py, the gymnasium step functions re-stated in numpy), every file of
+// ../shared/golden/boosting (beside the repository) and of each MOEBOOST_GOLDEN_DIR directory
+// whose content is a trajectory file (a JSON object with "cases" of {env, init, steps});
+// other files are skipped. Subtests are named after the files.
+func TestGolden(t *testing.T) {
+	dirs := []string{"testdata"}
+	if root := repoRoot(t); root != "" {
+		dirs = append(dirs, filepath.Join(root, "..", "shared", "golden", "boosting"))
 	}
-	require.NoError(t, json.Unmarshal(raw, &doc))
-	require.NotEmpty(t, doc.Cases)
-	for ci, tc := range doc.Cases {
+	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	found := 0
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var doc struct {
+				Cases []trajectory `json:"cases"`
+			}
+			if json.Unmarshal(raw, &doc) != nil || len(doc.Cases) == 0 || doc.Cases[0].Env == "" || len(doc.Cases[0].Steps) == 0 {
+				continue // not a trajectory file
+			}
+			found++
+			t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) { replay(t, doc.Cases) })
+		}
+	}
+	require.Positive(t, found, "testdata/classic_control.json must be found")
+}
+
+func repoRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// replay steps every case from its initial state with the recorded actions and compares the
+// state, observation, reward and termination of each step.
+func replay(t *testing.T, cases []trajectory) {
+	for ci, tc := range cases {
 		env, err := New(tc.Env)
 		require.NoError(t, err)
 		spec := env.Spec()
@@ -118,10 +158,12 @@ func TestClassicControlTrajectories(t *testing.T) {
 		case *Pendulum:
 			e.SetState(tc.Init[0], tc.Init[1])
 			state = func() []float64 { a, b := e.State(); return []float64{a, b} }
+		default:
+			t.Fatalf("case %d: no state access for %s", ci, tc.Env)
 		}
 		// Acrobot is chaotic: libm's sin/cos may differ from Go's by an ulp, and errors grow.
 		tol := 1e-12
-		if tc.Env == "acrobot-v1" {
+		if spec.ID == "Acrobot-v1" {
 			tol = 1e-8
 		}
 		for si, st := range tc.Steps {
