@@ -8,10 +8,10 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // GoMLX's graph-building style
 	"github.com/gomlx/gomlx/core/tensors"
-	glayers "github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/moeboost/moeboost/boosting/rl/envs"
+	"github.com/moeboost/moeboost/layers"
 	"github.com/moeboost/moeboost/optimizers"
 )
 
@@ -138,12 +138,7 @@ func NewNN(backend compute.Backend, spec envs.Spec, policyDim int, withValue boo
 // forward builds both towers: [N, inDim] -> [N, OutDim].
 func (n *NN) forward(scope *model.Scope, x *Node) *Node {
 	tower := func(name string, out int) *Node {
-		h := x
-		s := scope.In("%s", name)
-		for i, w := range n.cfg.Hidden {
-			h = Tanh(glayers.Dense(s.In("l%d", i), h, true, w))
-		}
-		return glayers.Dense(s.In("out"), h, true, out)
+		return layers.MLP(scope.In("%s", name), x, layers.MLPConfig{Hidden: n.cfg.Hidden, Out: out, Activation: "tanh"})
 	}
 	var outs []*Node
 	if n.policyDim > 0 {
