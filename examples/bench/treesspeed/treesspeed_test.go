@@ -31,7 +31,7 @@ func TestSmallMoeboostAndFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(20+4*(3000*nFeatures+3000+500*nFeatures+500)), st.Size())
 	if python, _ := FindXGBoostPython(); python != "" && !testing.Short() {
-		x, err := MeasureXGBoost(context.Background(), python, ds, 1)
+		x, err := MeasureXGBoost(context.Background(), python, ds, 1, "PASSIVE")
 		require.NoError(t, err)
 		// Same data, same model class: the test errors agree closely.
 		require.InDelta(t, m.RMSE, x.RMSE, 0.05*x.RMSE)
