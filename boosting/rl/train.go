@@ -305,6 +305,11 @@ func collect(cfg Config, ac *ActorCritic, vec *envs.Vec, norm *Normalizer, obsNo
 			copy(b.cont[off*spec.ActionDim:], cont)
 			vec.Step(nil, clipActions(spec, cont))
 		}
+		// VecNormalize's order: observation statistics, then the final observations of finished
+		// episodes and the rewards; the algorithm then bootstraps truncations.
+		obsNow.Num = append(obsNow.Num[:0], vec.Num...)
+		obsNow.Cat = append(obsNow.Cat[:0], vec.Cat...)
+		norm.Obs(obsNow.Num, ne)
 		r := append([]float64(nil), vec.Reward...)
 		dones := make([]bool, ne)
 		var truncIdx []int
@@ -330,9 +335,6 @@ func collect(cfg Config, ac *ActorCritic, vec *envs.Vec, norm *Normalizer, obsNo
 			}
 		}
 		copy(b.rewards[off:], r)
-		obsNow.Num = append(obsNow.Num[:0], vec.Num...)
-		obsNow.Cat = append(obsNow.Cat[:0], vec.Cat...)
-		norm.Obs(obsNow.Num, ne)
 		copy(starts, dones)
 	}
 	b.lastDones = append([]bool(nil), starts...)
