@@ -3,6 +3,7 @@ package distill_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/moeboost/moeboost/internal/golden"
 	"math"
 	"os"
 	"path/filepath"
@@ -106,27 +107,9 @@ func (t goldenTensor) tensor() *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(vals, dims...)
 }
 
-// goldenDirs returns ../shared/golden/distill (found from the module root) and every
-// MOEBOOST_GOLDEN_DIR entry.
-func goldenDirs(t *testing.T) []string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "module root (go.mod) not found above the test directory")
-		dir = parent
-	}
-	dirs := []string{filepath.Join(dir, "..", "shared", "golden", "distill")}
-	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
+// goldenDirs returns the distill golden directories: ../shared/golden/distill (or the
+// repository's copy) and every MOEBOOST_GOLDEN_DIR entry; see internal/golden.
+func goldenDirs(_ *testing.T) []string { return golden.Dirs("distill") }
 
 // computation is a golden case turned into a graph: the inputs it feeds (by name), the
 // outputs and intermediates it builds.
