@@ -314,11 +314,14 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	}
 	row := func(arm, metric string, v float64, m Measurement, more map[string]any) suite.Result {
 		mean, std := v, 0.0
+		ex := extra(m, more)
 		if metric == "fit_seconds" {
 			_, std = suite.MeanStd(m.FitSeconds)
+		} else {
+			ex["per_seed"] = []float64{v} // the fit is deterministic: every repeat has this RMSE
 		}
 		return suite.Result{Benchmark: "trees-speed", Task: ds.name, Arm: arm, Metric: metric, Value: mean, Std: std,
-			Seeds: len(m.FitSeconds), Steps: numTrees, Extra: extra(m, more)}
+			Seeds: len(m.FitSeconds), Steps: numTrees, Extra: ex}
 	}
 	mbFit := median(mb.FitSeconds)
 	var more map[string]any
