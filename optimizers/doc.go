@@ -60,14 +60,19 @@
 // New function; the registered factories read the same fields from the store params listed by
 // Params (shared names such as "learning_rate", "beta1", "weight_decay", "momentum", and
 // prefixed ones such as "spam_delta_t" or "fira_rank"), so -set "optimizer=lion;beta2=0.98"
-// works. A bad value is an error naming it and what is allowed, before any graph is built.
+// works wherever the command line knows them (train.ApplySettings accepts the params declared
+// with train.DeclareParam; Params lists them with a default that fixes their type). A bad value
+// is an error naming it and what is allowed, before any graph is built.
 //
 // # GoMLX v0.28.2 / Go backend notes
 //
 // core/graph has no SVD, QR or eigendecomposition, so projectors are computed in the graph by a
-// Jacobi eigensolver (SymEig) run only on refresh steps. The Go backend has no DynamicSlice, and
-// a While inside an If branch (or any closure inside a closure) fails; GoMLX caches scalar
-// constants per graph rather than per function, so code inside closures builds its constants
-// with lit. Whole-tensor reductions use matrix-vector products (see sumAll), several times
-// faster than ReduceSum on large tensors on that backend.
+// Jacobi eigensolver (SymEig) run only on refresh steps. On the Go backend (compute v0.1.2) there
+// is no DynamicSlice, a While inside an If branch (any closure inside a closure) fails, and If
+// gave nondeterministic wrong values in optimizer graphs; so computations done only on some
+// steps run in a While loop with an iteration budget of 0 or 1 whose state carries everything
+// they read (gatedCompute), and values shared by several ops inside a loop body go through one
+// op first (owned). GoMLX caches scalar constants per graph rather than per function, so code
+// inside closures builds its constants with lit. Whole-tensor reductions use matrix-vector
+// products (see sumAll), several times faster than ReduceSum on large tensors on that backend.
 package optimizers

@@ -1,6 +1,7 @@
 package optimizers
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
@@ -112,10 +113,11 @@ func jacobi(a, active *Node) (am, vm *Node) {
 		return []*Node{LogicalAnd(LessThan(it, maxN), GreaterThan(off, tolN))}
 	})
 	body := NewClosure(g, func(g *Graph) []*Node {
-		it := Parameter(g, "iter", iterShape)
-		am := Parameter(g, "a", mShape)
+		// Loop-state parameters used more than once go through one op first (see owned).
+		it := owned(Parameter(g, "iter", iterShape))
+		am := owned(Parameter(g, "a", mShape))
 		vm := Parameter(g, "v", mShape)
-		tolN := Parameter(g, "tol", sShape)
+		tolN := owned(Parameter(g, "tol", sShape))
 		maxN := Parameter(g, "max_iter", iterShape)
 		one, two, huge := lit(g, dt, 1), lit(g, dt, 2), lit(g, dt, 1e150)
 		round := Rem(it, lit(g, dtypes.Int32, float64(rounds)))
@@ -193,6 +195,59 @@ func TopSingularVectors(m *Node, r int) (proj *Node, right bool) {
 	right = m.Shape().Dim(0) >= m.Shape().Dim(1)
 	return topProjector(m, r, right, nil), right
 }
+
+// gatedCompute runs fn(inputs) only when active (a boolean scalar) and returns its outputs, or
+// zeros of outShapes when inactive. It is a While loop with an iteration budget of 1 or 0 that
+// carries the inputs in its state: the Go backend's If gave nondeterministic wrong results in
+// the optimizer graphs (compute v0.1.2, most likely the buffer reuse around branch captures),
+// while a While whose state carries every value it reads has been reliable. fn runs inside the
+// loop body: it may only use its arguments and constants made with lit.
+func gatedCompute(active *Node, inputs []*Node, outShapes []shapes.Shape, fn func(g *Graph, ins []*Node) []*Node) []*Node {
+	g := active.Graph()
+	budget := Where(active, lit(g, dtypes.Int32, 1), lit(g, dtypes.Int32, 0))
+	n := len(inputs)
+	state := []*Node{lit(g, dtypes.Int32, 0), budget}
+	state = append(state, inputs...)
+	for _, sh := range outShapes {
+		state = append(state, BroadcastToShape(lit(g, sh.DType, 0), sh))
+	}
+	params := func(g *Graph) []*Node {
+		ps := []*Node{Parameter(g, "i", shapes.Make(dtypes.Int32)), Parameter(g, "budget", shapes.Make(dtypes.Int32))}
+		for i, in := range inputs {
+			ps = append(ps, Parameter(g, fmt.Sprintf("in%d", i), in.Shape()))
+		}
+		for i, sh := range outShapes {
+			ps = append(ps, Parameter(g, fmt.Sprintf("out%d", i), sh))
+		}
+		return ps
+	}
+	cond := NewClosure(g, func(g *Graph) []*Node {
+		ps := params(g)
+		return []*Node{LessThan(ps[0], ps[1])}
+	})
+	body := NewClosure(g, func(g *Graph) []*Node {
+		ps := params(g)
+		ins := make([]*Node, n)
+		for i := range n {
+			ins[i] = owned(ps[2+i])
+		}
+		outs := fn(g, ins)
+		res := []*Node{Add(ps[0], lit(g, dtypes.Int32, 1)), ps[1]}
+		res = append(res, ins...)
+		return append(res, outs...)
+	})
+	out := While(cond, body, state...)
+	return out[2+n:]
+}
+
+// owned returns x through one elementwise op, a fresh buffer. On the Go backend (compute v0.1.2)
+// buffer reuse does not see every reader of a value that crosses a closure boundary: a closure
+// parameter used by several ops, or a node captured by an If branch and also consumed in the
+// main function, can be overwritten in place while it is still being read ("op Add reused input
+// 0 as output ...", or silently wrong, nondeterministic values). So values captured by a branch
+// are first routed through owned in the main function (no other consumer there), and
+// loop-state parameters used several times go through owned inside the body.
+func owned(x *Node) *Node { return Mul(x, lit(x.Graph(), x.DType(), 1)) }
 
 // lit returns a scalar constant that is never shared through GoMLX's scalar cache. GoMLX v0.28.2
 // caches scalar constants per graph, not per function, so a scalar first created inside one

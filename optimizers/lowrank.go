@@ -50,9 +50,10 @@ func lowRankRank(rows, cols, rank int, frac float64) int {
 
 // topProjector returns the rank-r projector of m (right: Vh[:r], left: U[:, :r]) from the
 // eigenvectors of the Gram matrix on the projector's side. With active (a boolean scalar) the
-// O(m·n·k) Gram matrix and the O(k³) sorting run inside If branches and the Jacobi loop gets a
-// zero iteration budget, so a step that does not refresh the projector pays only O(k²); the
-// result is then meaningless (zeros) and must be discarded with Where.
+// O(m·n·k) Gram matrix and the O(k³) sorting run only when it is true (gatedCompute) and the
+// Jacobi loop gets a zero iteration budget otherwise, so a step that does not refresh the
+// projector pays only O(k²) (plus copying m into the loop state); the result is then
+// meaningless (zeros) and must be discarded with Where.
 func topProjector(m *Node, r int, right bool, active *Node) *Node {
 	g := m.Graph()
 	const dt = dtypes.Float64
@@ -61,8 +62,8 @@ func topProjector(m *Node, r int, right bool, active *Node) *Node {
 	if right {
 		k = cols
 	}
-	gramOf := func() *Node {
-		mf := ConvertDType(m, dt)
+	gramOfX := func(x *Node) *Node {
+		mf := ConvertDType(x, dt)
 		if right {
 			return MatMul(Transpose(mf, 0, 1), mf) // mᵀm: eigenvectors V
 		}
@@ -72,7 +73,6 @@ func topProjector(m *Node, r int, right bool, active *Node) *Node {
 	if right {
 		outShape = []int{r, cols}
 	}
-	zeros := func(g *Graph, dims ...int) *Node { return BroadcastToShape(lit(g, dt, 0), shapes.Make(dt, dims...)) }
 	project := func(am, vm *Node) *Node {
 		var vecs *Node
 		if am == nil {
@@ -91,16 +91,15 @@ func topProjector(m *Node, r int, right bool, active *Node) *Node {
 	case k == 1:
 		out = project(nil, nil)
 	case active == nil:
-		am, vm := jacobi(gramOf(), nil)
+		am, vm := jacobi(gramOfX(m), nil)
 		out = project(am, vm)
 	default:
-		gram := If(active,
-			NewClosure(g, func(g *Graph) []*Node { return []*Node{gramOf()} }),
-			NewClosure(g, func(g *Graph) []*Node { return []*Node{zeros(g, k, k)} }))[0]
+		// The O(m·n·k) Gram matrix and the O(k³) sorting run only on refresh steps.
+		gram := gatedCompute(active, []*Node{m}, []shapes.Shape{shapes.Make(dt, k, k)},
+			func(g *Graph, ins []*Node) []*Node { return []*Node{gramOfX(ins[0])} })[0]
 		am, vm := jacobi(gram, active)
-		out = If(active,
-			NewClosure(g, func(g *Graph) []*Node { return []*Node{project(am, vm)} }),
-			NewClosure(g, func(g *Graph) []*Node { return []*Node{zeros(g, outShape...)} }))[0]
+		out = gatedCompute(active, []*Node{am, vm}, []shapes.Shape{shapes.Make(dt, outShape...)},
+			func(g *Graph, ins []*Node) []*Node { return []*Node{project(ins[0], ins[1])} })[0]
 	}
 	return ConvertDType(out, m.DType())
 }

@@ -82,17 +82,15 @@ func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
 			g := p.U
 			first := Equal(u.Step, ScalarOne(u.Graph, dtypes.Int64))
 			gsnr := u.StateShaped(p, "gsnr", shapes.Make(u.DType))
-			// The g-SNR is computed once, at the first step: inside an If, so later steps skip its
-			// reductions. (The branches do not capture the state variable's node: on the Go
-			// backend a branch returning it read a wrong value at the second step.)
-			fresh := If(first,
-				NewClosure(u.Graph, func(*Graph) []*Node {
-					if c.SafeScalars && g.Shape().Size() == 1 {
-						return []*Node{lit(u.Graph, u.DType, 1)}
+			// The g-SNR is computed once, at the first step (gatedCompute: later steps skip its
+			// reductions).
+			fresh := gatedCompute(first, []*Node{g}, []shapes.Shape{shapes.Make(u.DType)},
+				func(gr *Graph, ins []*Node) []*Node {
+					if c.SafeScalars && ins[0].Shape().Size() == 1 {
+						return []*Node{lit(gr, u.DType, 1)}
 					}
-					return []*Node{gSNR(g, c.Eps)}
-				}),
-				NewClosure(u.Graph, func(*Graph) []*Node { return []*Node{lit(u.Graph, u.DType, 0)} }))[0]
+					return []*Node{gSNR(ins[0], c.Eps)}
+				})[0]
 			snr := Where(first, fresh, gsnr.Value())
 			gsnr.Set(snr)
 			b := g
@@ -108,8 +106,8 @@ func NewSGDSaI(c SGDSaIConfig) (*Optimizer, error) {
 }
 
 // gSNR is ‖g‖/(std(g) + ε) with the unbiased standard deviation (0 for a single element, as
-// torch's nan_to_num of its NaN). It runs inside an If branch, so its constants are
-// closure-safe (see lit) and its sums are plain reductions.
+// torch's nan_to_num of its NaN). It runs inside a loop body (gatedCompute), so its constants
+// are closure-safe (see lit) and its sums are plain reductions.
 func gSNR(g *Node, eps float64) *Node {
 	gr, dt := g.Graph(), g.DType()
 	n := g.Shape().Size()
