@@ -121,6 +121,7 @@ func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gbnn: stage %d: %w", s, err)
 		}
+		st.FitLoss = st.objective(dm, act, xs, rs, nSub, cfg.Alpha)
 		st.predict(dm, act, t.X, n, h) // h_t on all training rows
 		num, den, hh := newtonTerms(kind, y, r, h)
 		st.Rho, st.Guarded = stepSize(kind, num, den, hh, cfg.Eta, cfg.MaxStep, !cfg.NoGuard)

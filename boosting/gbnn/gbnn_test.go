@@ -274,6 +274,12 @@ func TestOptimizerSolvers(t *testing.T) {
 			pred, err := m.Predict(te.X, te.N)
 			require.NoError(t, err)
 			require.Greater(t, Score(Binary, pred, te.Y), 0.9)
+			// The optimizer really trains the stage: one step leaves a higher objective.
+			first := fitLosses[0]
+			cfg.MaxIter, cfg.TotalUnits, fitLosses = 1, 2, nil
+			_, err = Fit(context.Background(), cfg, tr)
+			require.NoError(t, err)
+			require.Less(t, first, fitLosses[0])
 		})
 	}
 }
@@ -406,4 +412,21 @@ func TestSaveLoad(t *testing.T) {
 	bad.SetParam(ParamNetKind, "ranking")
 	_, err = LoadNetwork(bad)
 	require.ErrorContains(t, err, `gbnn_net_kind="ranking"`)
+}
+
+// TestDeterministic: the same config and seed give the same model; another seed does not.
+func TestDeterministic(t *testing.T) {
+	tr, _, _ := split(t, "iris", 5)
+	for _, solver := range []string{"lbfgs", "adam"} {
+		cfg := Config{TotalUnits: 6, UnitsPerStage: 2, Eta: 0.3, Solver: solver, MaxIter: 20, Seed: 9}
+		a, err := Fit(context.Background(), cfg, tr)
+		require.NoError(t, err)
+		b, err := Fit(context.Background(), cfg, tr)
+		require.NoError(t, err)
+		require.Equal(t, a, b, solver)
+		cfg.Seed = 10
+		c, err := Fit(context.Background(), cfg, tr)
+		require.NoError(t, err)
+		require.NotEqual(t, a.Stages[0].W1, c.Stages[0].W1, solver)
+	}
 }

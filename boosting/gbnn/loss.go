@@ -236,17 +236,41 @@ func softplus(x float64) float64 {
 	return math.Log1p(math.Exp(x))
 }
 
-// activation is a hidden-unit nonlinearity on the host and in a graph.
+// activation is a hidden-unit nonlinearity on the host and in a graph, with its derivative
+// σ'(z) in a graph given z and a = σ(z).
 type activation struct {
 	host  func(float64) float64
 	graph func(*graph.Node) *graph.Node
+	deriv func(z, a *graph.Node) *graph.Node
 	// initFactor is sklearn's Glorot factor: bound = sqrt(factor/(fan_in+fan_out)).
 	initFactor float64
 }
 
 var activations = map[string]activation{
-	"logistic": {host: func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, graph: graph.Sigmoid, initFactor: 2},
-	"tanh":     {host: math.Tanh, graph: graph.Tanh, initFactor: 6},
-	"relu":     {host: func(x float64) float64 { return math.Max(x, 0) }, graph: func(x *graph.Node) *graph.Node { return graph.Max(x, graph.ZerosLike(x)) }, initFactor: 6},
-	"identity": {host: func(x float64) float64 { return x }, graph: func(x *graph.Node) *graph.Node { return x }, initFactor: 6},
+	"logistic": {
+		host:       func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
+		graph:      graph.Sigmoid,
+		deriv:      func(_, a *graph.Node) *graph.Node { return graph.Mul(a, graph.OneMinus(a)) }, // σ(1−σ)
+		initFactor: 2,
+	},
+	"tanh": {
+		host:       math.Tanh,
+		graph:      graph.Tanh,
+		deriv:      func(_, a *graph.Node) *graph.Node { return graph.OneMinus(graph.Square(a)) }, // 1 − tanh²
+		initFactor: 6,
+	},
+	"relu": {
+		host:  func(x float64) float64 { return math.Max(x, 0) },
+		graph: func(x *graph.Node) *graph.Node { return graph.Max(x, graph.ZerosLike(x)) },
+		deriv: func(z, _ *graph.Node) *graph.Node { // 1 where z > 0 (sklearn's derivative at 0: 0)
+			return graph.ConvertDType(graph.GreaterThan(z, graph.ZerosLike(z)), z.DType())
+		},
+		initFactor: 6,
+	},
+	"identity": {
+		host:       func(x float64) float64 { return x },
+		graph:      func(x *graph.Node) *graph.Node { return x },
+		deriv:      func(z, _ *graph.Node) *graph.Node { return graph.OnesLike(z) },
+		initFactor: 6,
+	},
 }

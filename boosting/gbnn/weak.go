@@ -81,6 +81,28 @@ func (s *Stage) predict(dm dims, act activation, x []float64, n int, out []float
 	}
 }
 
+// objective is the weak learner's loss on its subsample, sklearn MLPRegressor's:
+// ½·mean((r−h)²) + ½·alpha·Σ‖W‖²/n (alpha < 0: none).
+func (s *Stage) objective(dm dims, act activation, x, r []float64, n int, alpha float64) float64 {
+	h := make([]float64, n*dm.k)
+	s.predict(dm, act, x, n, h)
+	var sse, l2 float64
+	for i := range h {
+		sse += (r[i] - h[i]) * (r[i] - h[i])
+	}
+	loss := 0.5 * sse / float64(len(h))
+	if alpha > 0 {
+		for _, w := range s.W1 {
+			l2 += w * w
+		}
+		for _, w := range s.W2 {
+			l2 += w * w
+		}
+		loss += 0.5 * alpha * l2 / float64(n)
+	}
+	return loss
+}
+
 // fitter fits one stage's network to (x, r) on a subsample of fixed size.
 type fitter interface {
 	fit(ctx context.Context, x, r []float64, n int, init *Stage, seed uint64) (*Stage, error)
@@ -161,7 +183,7 @@ func (o *optimizerFitter) fit(ctx context.Context, x, r []float64, n int, init *
 	}
 	params := map[string]any{optimizers.ParamLogGroups: false} // No log line per stage.
 	maps.Copy(params, cfg.SolverParams)
-	res, err := train.Run(ctx, train.Config{
+	_, err := train.Run(ctx, train.Config{
 		Name:         "gbnn-stage",
 		Backend:      o.backend,
 		Store:        store,
@@ -190,7 +212,6 @@ func (o *optimizerFitter) fit(ctx context.Context, x, r []float64, n int, init *
 		}
 		*dst = fromTensor(t)
 	}
-	out.FitLoss = res.Final["train/loss"]
 	store.Finalize()
 	return out, nil
 }
