@@ -3,6 +3,7 @@ package moe
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/moeboost/moeboost/internal/golden"
 	"math"
 	"os"
 	"path/filepath"
@@ -96,28 +97,9 @@ func (c *goldenCase) hp(name string) float64 {
 	return 0
 }
 
-// goldenDirs returns ../shared/golden/moe next to the repository root plus every directory
-// in MOEBOOST_GOLDEN_DIR.
-func goldenDirs(t *testing.T) []string {
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	root := wd
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(root)
-		require.NotEqual(t, parent, root, "no go.mod above %s", wd)
-		root = parent
-	}
-	dirs := []string{filepath.Join(root, "..", "shared", "golden", "moe")}
-	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
-		if d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
+// goldenDirs returns the moe golden directory (../shared/golden/moe, or the repository's copy on
+// a fresh clone) plus every directory in MOEBOOST_GOLDEN_DIR; see internal/golden.
+func goldenDirs(_ *testing.T) []string { return golden.Dirs("moe") }
 
 func TestGolden(t *testing.T) {
 	ran := 0

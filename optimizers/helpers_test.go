@@ -2,9 +2,9 @@ package optimizers_test
 
 import (
 	"fmt"
+	"github.com/moeboost/moeboost/internal/golden"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -138,14 +138,8 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// goldenDirs returns the shared golden directory of an area plus every directory listed in
-// MOEBOOST_GOLDEN_DIR (colon-separated).
-func goldenDirs(t testing.TB, area string) []string {
-	dirs := []string{filepath.Join(repoRoot(t), "..", "shared", "golden", area)}
-	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
+// goldenDirs returns the golden directory of an area (the shared one, or the repository's copy
+// on a fresh clone) plus every directory listed in MOEBOOST_GOLDEN_DIR; see internal/golden.
+func goldenDirs(_ testing.TB, area string) []string {
+	return golden.Dirs(area)
 }

@@ -3,6 +3,7 @@ package losses_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/moeboost/moeboost/internal/golden"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,27 +35,9 @@ type stableMaxCase struct {
 	Tolerance    map[string]float64 `json:"tolerance"`
 }
 
-// goldenDirs: the shared optimizers golden directory (where the grokking pair's vectors live)
-// plus every directory of MOEBOOST_GOLDEN_DIR.
-func goldenDirs(t *testing.T) []string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-	dirs := []string{filepath.Join(dir, "..", "shared", "golden", "optimizers")}
-	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
+// goldenDirs: the optimizers golden directory (where the grokking pair's vectors live; the
+// shared one or the repository's copy) plus every directory of MOEBOOST_GOLDEN_DIR.
+func goldenDirs(_ *testing.T) []string { return golden.Dirs("optimizers") }
 
 func TestGoldenStableMax(t *testing.T) {
 	found := 0
