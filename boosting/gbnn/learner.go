@@ -5,40 +5,26 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/moeboost/moeboost/internal/registry"
+	"github.com/moeboost/moeboost/boosting"
 	"github.com/moeboost/moeboost/train/data"
 )
 
-// Learner is a supervised boosting learner, the plugin type of the "learner" registry: it is
-// fitted on a data table and then predicts class ids (classification) or values
-// (regression).
-type Learner interface {
-	// Fit trains on t (t.Task says classification or regression).
-	Fit(ctx context.Context, t *data.Table) error
-	// Predict returns one prediction per row of x ([n, D] row-major).
-	Predict(x []float64, n int) ([]float64, error)
-}
+// Learner, LearnerFactory, RegisterLearner, LearnerNames and NewLearner are the shared
+// boosting learner registry (package boosting), re-exported for convenience.
+type (
+	Learner        = boosting.Learner
+	LearnerFactory = boosting.LearnerFactory
+)
 
-// LearnerFactory builds a learner from the scope's store params, validating them.
-type LearnerFactory func(scope *model.Scope) (Learner, error)
+// RegisterLearner registers a boosting learner; see boosting.RegisterLearner.
+func RegisterLearner(name string, f LearnerFactory) { boosting.RegisterLearner(name, f) }
 
-var learners = registry.NewKind[LearnerFactory]("learner")
+// LearnerNames returns the registered learner names; see boosting.LearnerNames.
+func LearnerNames() []string { return boosting.LearnerNames() }
 
-// RegisterLearner makes a boosting learner available by name (lower snake_case), from an init
-// function; it panics on a duplicate name.
-func RegisterLearner(name string, f LearnerFactory) { learners.Register(name, f) }
-
-// LearnerNames returns the registered learner names, sorted.
-func LearnerNames() []string { return learners.Names() }
-
-// NewLearner returns the learner registered under name, configured from the scope's params;
-// an unknown name is an error listing the known ones.
+// NewLearner returns a registered learner; see boosting.NewLearner.
 func NewLearner(scope *model.Scope, name string) (Learner, error) {
-	f, err := learners.Get(name)
-	if err != nil {
-		return nil, err
-	}
-	return f(scope)
+	return boosting.NewLearner(scope, name)
 }
 
 func init() {
