@@ -4,7 +4,7 @@
 //
 // Tasks: "mlp" (batch 256, 64-256-256-1, ReLU, Adam, MSE), "transformer-block" (pre-LN block,
 // batch 32, seq 64, d_model 128, 4 heads, FFN 256, Adam, MSE) and "moe-block" (the same block
-// with a top-2-of-4 MoE FFN, capacity factor 1.25) when a MoE layer is registered. Arms:
+// with a top-2-of-4 MoE FFN, capacity factor 1.25, from package moe). Arms:
 // "moeboost" and "pytorch" (only when a python3 that imports torch is found; the best of 1 and
 // 2 threads). Metric: ms_per_step.
 package stepspeed
@@ -28,6 +28,7 @@ import (
 	gtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/moeboost/moeboost/examples/bench/suite"
 	"github.com/moeboost/moeboost/layers"
+	"github.com/moeboost/moeboost/moe"
 	"github.com/moeboost/moeboost/train"
 )
 
@@ -52,6 +53,18 @@ var Tasks = []Task{
 	{Name: "transformer-block", Input: []int{32, 64, 128}, Target: []int{32, 64, 128}, Steps: 40, Quick: 15,
 		Model: func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 			x, _ := layers.Block(scope.In("block"), in[0], 0, BlockConfig(nil), nil)
+			return []*graph.Node{x}
+		}},
+	{Name: "moe-block", Input: []int{32, 64, 128}, Target: []int{32, 64, 128}, Steps: 30, Quick: 10,
+		Model: func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			// Top-2 of 4 experts, softmax then top-k then renormalize, capacity factor 1.25
+			// (slot priority), no auxiliary losses: the MoE of torch_ref.py.
+			ffn, err := moe.NewSMoE(moe.Config{NumExperts: 4, TopK: 2, Hidden: 256, Activation: "gelu",
+				Gate: moe.GateSoftmaxTopK, Renormalize: true, BalanceWeight: moe.Off, ZLossWeight: moe.Off})
+			if err != nil {
+				panic(err)
+			}
+			x, _ := layers.Block(scope.In("block"), in[0], 0, BlockConfig(ffn), nil)
 			return []*graph.Node{x}
 		}},
 }
