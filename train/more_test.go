@@ -120,3 +120,13 @@ func TestSettingsEarlyStopCallbacksOutputs(t *testing.T) {
 	require.True(t, res.StoppedEarly)
 	require.Equal(t, 40, res.Steps, "best at the first evaluation, then 3 without improvement")
 }
+
+func TestOptimizerSettings(t *testing.T) {
+	trainDS, _ := digits(t)
+	res, err := train.Run(context.Background(), train.Config{Model: mlp, Loss: "cross_entropy", Steps: 5, Train: trainDS,
+		Settings: "optimizer=lion;learning_rate=1e-4;beta2=0.98"})
+	require.NoError(t, err)
+	v, ok := res.Store.GetParam("beta2")
+	require.True(t, ok)
+	require.Equal(t, 0.98, v)
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ui/commandline"
+	"github.com/moeboost/moeboost/optimizers"
 )
 
 // ParamDoc describes a store parameter that components read (with model.GetParamOr) and users
@@ -99,4 +100,8 @@ func dedup(xs []string) []string {
 func init() {
 	DeclareParam("optimizer", "adamw", "optimizer name (see -list)")
 	DeclareParam("learning_rate", 0.0, "base learning rate (0: the optimizer's default)")
+	// The optimizers' hyperparameters (package optimizers cannot import train).
+	for _, p := range optimizers.Params() {
+		DeclareParam(p.Name, p.Default, p.Doc)
+	}
 }
