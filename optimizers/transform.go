@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -338,9 +339,15 @@ func (o *Optimizer) recordPartition(params []*Param) {
 	}
 	if o.logGroups && !o.logged {
 		o.logged = true
-		log.Print(FormatPartition(o.name, o.partition, o.lowRank))
+		// Once per distinct partition per process: a benchmark trains many identical models.
+		msg := FormatPartition(o.name, o.partition, o.lowRank)
+		if _, seen := loggedPartitions.LoadOrStore(msg, true); !seen {
+			log.Print(msg)
+		}
 	}
 }
+
+var loggedPartitions sync.Map
 
 // Clear deletes the optimizer's state (moments, counters, projectors); it implements
 // optimizer.Interface. The learning-rate variable and the global step are left alone.
