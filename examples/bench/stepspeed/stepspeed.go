@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -200,30 +199,9 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 
 func slicesClone(r []suite.Result) []suite.Result { return append([]suite.Result(nil), r...) }
 
-// FindTorchPython returns the first python interpreter that imports torch: $MOEBOOST_PYTHON,
-// Debian's /usr/bin/python3 (where apt's python3-torch goes), then python3 on PATH; or "" and
-// why not.
-func FindTorchPython() (string, string) {
-	var cands []string
-	if p := os.Getenv("MOEBOOST_PYTHON"); p != "" {
-		cands = append(cands, p)
-	}
-	cands = append(cands, "/usr/bin/python3")
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
-	}
-	var tried []string
-	for _, c := range cands {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err := exec.CommandContext(ctx, c, "-c", "import torch").Run()
-		cancel()
-		if err == nil {
-			return c, ""
-		}
-		tried = append(tried, c)
-	}
-	return "", fmt.Sprintf("no python3 imports torch (tried %s; install Debian's python3-torch)", strings.Join(tried, ", "))
-}
+// FindTorchPython returns the first python interpreter that imports torch, or "" and why not
+// (see suite.FindPython).
+func FindTorchPython() (string, string) { return suite.FindPython("torch", "python3-torch") }
 
 func runTorch(ctx context.Context, python string, tasks []string, steps string) (map[string]map[string]float64, string, error) {
 	dir, err := os.MkdirTemp("", "moeboost-torch")

@@ -148,27 +148,10 @@ func MeasureMoeboost(ctx context.Context, ds dataset, repeats int) (Measurement,
 	return m, nil
 }
 
-// FindXGBoostPython returns the first python interpreter that imports xgboost, or "" and why.
+// FindXGBoostPython returns the first python interpreter that imports xgboost, or "" and why not
+// (see suite.FindPython).
 func FindXGBoostPython() (string, string) {
-	var cands []string
-	if p := os.Getenv("MOEBOOST_PYTHON"); p != "" {
-		cands = append(cands, p)
-	}
-	cands = append(cands, "/usr/bin/python3")
-	if p, err := exec.LookPath("python3"); err == nil {
-		cands = append(cands, p)
-	}
-	var tried []string
-	for _, c := range cands {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err := exec.CommandContext(ctx, c, "-c", "import xgboost, numpy").Run()
-		cancel()
-		if err == nil {
-			return c, ""
-		}
-		tried = append(tried, c)
-	}
-	return "", fmt.Sprintf("no python3 imports xgboost (tried %s; install Debian's python3-xgboost)", strings.Join(tried, ", "))
+	return suite.FindPython("xgboost, numpy", "python3-xgboost")
 }
 
 func script() ([]byte, error) {
