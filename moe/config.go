@@ -154,8 +154,8 @@ type Config struct {
 	Reference bool
 
 	// Mu (default 0.7) and Gamma (default 1.0) of heavy-ball MomentumSMoE: p <- Mu·p + Gamma·f(x).
-	// As for every field, 0 means the default: for mu = 0 (no momentum) use a tiny value such
-	// as 1e-300, or NewSMoE.
+	// As for every field, 0 means the default; Mu = Off (any negative value) runs with mu = 0
+	// (no momentum), as does the store parameter moe_mu=0.
 	Mu, Gamma float64
 	// AdamSMoE: Beta1 (0.9), Beta2 (0.999), Gamma1 (1.0) and AdamLayers, the number of first
 	// MoE layers that take the Adam step (default 1, as the official code).
@@ -295,8 +295,8 @@ func (c Config) Validate() error {
 	if c.Dropout < 0 || c.Dropout >= 1 {
 		return fmt.Errorf("moe: dropout=%g must be in [0, 1)", c.Dropout)
 	}
-	if c.Mu < 0 || c.Mu >= 1 {
-		return fmt.Errorf("moe: mu=%g must be in [0, 1)", c.Mu)
+	if c.Mu >= 1 || math.IsNaN(c.Mu) {
+		return fmt.Errorf("moe: mu=%g must be in [0, 1) (or Off for 0)", c.Mu)
 	}
 	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 {
 		return fmt.Errorf("moe: beta1=%g and beta2=%g must be in [0, 1)", c.Beta1, c.Beta2)

@@ -61,6 +61,22 @@ func TestConfigValidate(t *testing.T) {
 	// Off disables a loss; 0 is the default.
 	require.Equal(t, 0.01, Config{}.Defaults().BalanceWeight)
 	require.Equal(t, 0.0, weightOr(Config{BalanceWeight: Off}.Defaults().BalanceWeight))
+	// Mu = Off is mu = 0: the heavy-ball state is just gamma·f.
+	require.NoError(t, Config{Mu: Off}.Validate())
+	require.ErrorContains(t, Config{Mu: 1}.Validate(), "mu=1 must be in [0, 1)")
+	p := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3}, 1, 3)
+	f := tensors.FromFlatDataAndDimensions([]float32{10, 20, 30}, 1, 3)
+	for _, tc := range []struct {
+		mu   float64
+		want []float32
+	}{{Off, []float32{20, 40, 60}}, {0, []float32{20.7, 41.4, 62.1}}, {0.5, []float32{20.5, 41, 61.5}}} {
+		cfg := Config{Mu: tc.mu, Gamma: 2}.Defaults()
+		outs := exec(t, nil, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+			_, pNew := heavyBall(scope, xs[0], xs[1], xs[2], cfg)
+			return []*graph.Node{pNew}
+		}, p, p, f)
+		require.InDeltaSlice(t, tc.want, tensors.MustCopyFlatData[float32](outs[0]), 1e-4, "mu=%g", tc.mu)
+	}
 }
 
 func TestRegistryAndParams(t *testing.T) {
@@ -82,6 +98,12 @@ func TestRegistryAndParams(t *testing.T) {
 	require.Equal(t, Off, cfg.BalanceWeight)
 	require.Equal(t, DispatchDropless, cfg.Dispatch)
 	require.True(t, cfg.NoNullGroupMean)
+
+	noMomentum := model.NewStore()
+	require.NoError(t, train.ApplySettings(noMomentum, "moe=momentum;moe_mu=0"))
+	_, cfg, err = ConfigFromParams(noMomentum.RootScope())
+	require.NoError(t, err)
+	require.Equal(t, 0.0, weightOr(cfg.Defaults().Mu), "moe_mu=0 means no momentum, not the default")
 
 	bad := model.NewStore()
 	require.NoError(t, train.ApplySettings(bad, "moe_num_experts=4;moe_top_k=5"))

@@ -24,7 +24,7 @@ const (
 //	reference (post-LN): y = LN_a(h - p_new)             // block: x <- LN_b(x + y)
 //	clean (pre-LN):      y = -p_new                       // block: x <- x - p_new
 func heavyBall(scope *model.Scope, h, p, f *graph.Node, cfg Config) (y, pNew *graph.Node) {
-	pNew = graph.Add(graph.MulScalar(p, cfg.Mu), graph.MulScalar(f, cfg.Gamma)) // p <- mu p + gamma f
+	pNew = graph.Add(graph.MulScalar(p, weightOr(cfg.Mu)), graph.MulScalar(f, cfg.Gamma)) // p <- mu p + gamma f
 	if cfg.Reference {
 		return layerNorm(scope, graph.Sub(h, pNew)), pNew
 	}
@@ -67,7 +67,7 @@ func NewMomentumSMoE(cfg Config) (layers.FFN, error) {
 //	reference: y = LN_a(h - a) (= LN_a(-gamma1·m/sqrt(v+1e-8)): the x terms cancel in the code)
 //	clean:     y = -gamma1·m/sqrt(v + 1e-8)   (block: x <- x - gamma1·m/sqrt(v+1e-8))
 func adamStep(scope *model.Scope, h, p, m, v, f *graph.Node, cfg Config) (y, pNew, mNew, vNew *graph.Node) {
-	pNew = graph.Add(graph.MulScalar(p, cfg.Mu), graph.MulScalar(f, cfg.Gamma))
+	pNew = graph.Add(graph.MulScalar(p, weightOr(cfg.Mu)), graph.MulScalar(f, cfg.Gamma))
 	mNew = graph.Add(graph.MulScalar(m, cfg.Beta1), graph.MulScalar(f, 1-cfg.Beta1))
 	vNew = graph.Add(graph.MulScalar(v, cfg.Beta2), graph.MulScalar(graph.Square(f), 1-cfg.Beta2))
 	step := graph.Mul(graph.MulScalar(graph.Inverse(graph.Sqrt(graph.AddScalar(vNew, 1e-8))), cfg.Gamma1), mNew) // gamma1 m / sqrt(v + 1e-8)
