@@ -200,14 +200,9 @@ func DistillSeed(ctx context.Context, opts suite.Options, spec DistillSpec, t *d
 }
 
 func runDistill(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
-	t, err := data.Builtin("digits")
+	t, err := classificationTable(opts)
 	if err != nil {
 		return nil, err
-	}
-	if opts.DataFile != "" {
-		if t, err = data.LoadCSV(opts.DataFile, data.Classification); err != nil {
-			return nil, err
-		}
 	}
 	spec := DefaultDistillSpec(opts.Quick)
 	seeds := opts.SeedsOr(3, 2) // One seed's test split (540 rows) cannot resolve KD's gain.
@@ -300,4 +295,13 @@ func reliability(probs [][]float64, labels []int, nbins int) (conf, acc []float6
 		}
 	}
 	return conf, acc
+}
+
+// classificationTable is the benchmarks' data: the -data CSV (classification) when given, else
+// the bundled digits.
+func classificationTable(opts suite.Options) (*data.Table, error) {
+	if opts.DataFile != "" {
+		return data.LoadCSV(opts.DataFile, data.Classification)
+	}
+	return data.Builtin("digits")
 }

@@ -165,14 +165,9 @@ func LongTailSeed(ctx context.Context, opts suite.Options, spec LongTailSpec, t 
 }
 
 func runLongTail(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
-	t, err := data.Builtin("digits")
+	t, err := classificationTable(opts)
 	if err != nil {
 		return nil, err
-	}
-	if opts.DataFile != "" {
-		if t, err = data.LoadCSV(opts.DataFile, data.Classification); err != nil {
-			return nil, err
-		}
 	}
 	spec := DefaultLongTailSpec(opts.Quick)
 	seeds := opts.SeedsOr(3, 2)
