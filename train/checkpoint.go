@@ -2,6 +2,9 @@ package train
 
 import (
 	"fmt"
+	"hash/crc32"
+	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,26 +21,48 @@ import (
 // Checkpointer saves and restores every variable of a model.Store (weights, optimizer moments,
 // EMA copies, per-sample memories, the RNG state, the global step) and its params, in GoMLX's
 // checkpoint format, atomically: a checkpoint is first written by GoMLX into a staging
-// directory, synced, and then moved into place with rename(2), data file first and metadata
-// last. A crash at any point leaves either the new checkpoint complete or the previous one as
-// the latest; it never leaves a half-written file that loading would pick.
+// directory, synced, and then moved into place with rename(2), checksum record and data file
+// first and metadata last. A crash at any point leaves either the new checkpoint complete or
+// the previous one as the latest; it never leaves a half-written file that loading would pick.
 //
 // Files are GoMLX's own (checkpoint-nNNNNNNN-DATE-step-SSSSSSSS.{bin,json}), so GoMLX's
-// checkpoint.Load and its gomlx_checkpoints tool read them.
+// checkpoint.Load and its gomlx_checkpoints tool read them, plus a small text record
+// (.crc32c) with the size and CRC-32C of both, which resumption checks.
+//
+// A checkpoint damaged after it was written (a truncated or overwritten file, a full disk, a
+// bad copy) is detected at open: by its checksum record, or, for checkpoints without one, by
+// GoMLX's decoder (JSON syntax, gzip CRC and length, tensor sizes). OpenCheckpoint then warns
+// with one line naming the skipped file, renames its files aside (suffix ".damaged", so they
+// are neither loaded nor counted by Keep again, and nothing is deleted), and resumes from the
+// newest intact checkpoint.
 type Checkpointer struct {
 	dir     string
 	keep    int
 	store   *model.Store
 	staging *checkpoint.Handler
 	loaded  string
+	skipped []string
 }
 
-const stagingDir = ".staging"
+const (
+	stagingDir = ".staging"
+	// sumExt is the checksum record of a checkpoint: one line per file, "<crc32c hex> <size> <name>".
+	sumExt = ".crc32c"
+	// damagedExt is appended to the files of a checkpoint that failed to load.
+	damagedExt = ".damaged"
+)
+
+// Warnf receives OpenCheckpoint's one-line warnings (a damaged checkpoint skipped); the
+// default is the standard logger. Tests and programs that route their logs elsewhere replace
+// it.
+var Warnf = log.Printf
 
 // OpenCheckpoint attaches a checkpointer for dir to store. If dir holds checkpoints, the most
-// recent one is loaded into store immediately (all variables and params), so training resumes
-// from it. keep is how many checkpoints to keep (< 1 keeps all). Leftovers of an interrupted
-// save are removed.
+// recent intact one is loaded into store immediately (all variables and params), so training
+// resumes from it: a newer damaged one is skipped with a one-line warning (see Checkpointer)
+// and listed by Skipped; if every checkpoint is damaged the error names each file tried and
+// why. keep is how many checkpoints to keep (< 1 keeps all). Leftovers of an interrupted save
+// are removed.
 func OpenCheckpoint(store *model.Store, dir string, keep int) (*Checkpointer, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("checkpoint directory is empty")
@@ -46,36 +71,158 @@ func OpenCheckpoint(store *model.Store, dir string, keep int) (*Checkpointer, er
 		return nil, fmt.Errorf("creating checkpoint directory: %w", err)
 	}
 	staging := filepath.Join(dir, stagingDir)
-	if err := os.RemoveAll(staging); err != nil { // Only ever holds an interrupted save.
-		return nil, fmt.Errorf("cleaning %s: %w", staging, err)
-	}
-	if err := os.MkdirAll(staging, 0o755); err != nil {
+	c := &Checkpointer{dir: dir, keep: keep, store: store}
+	if err := c.resetStaging(); err != nil { // Only ever holds an interrupted save.
 		return nil, err
 	}
-	c := &Checkpointer{dir: dir, keep: keep, store: store}
 	names, err := c.List()
 	if err != nil {
 		return nil, err
 	}
-	if len(names) > 0 {
-		// GoMLX's handler loads lazily (a variable gets its saved value when the model creates
-		// it, keeping its trainable flag) and its Save writes back the values not consumed yet.
-		// It reads and writes one directory, so give it the latest checkpoint in staging.
-		c.loaded = names[len(names)-1]
-		for _, ext := range []string{".bin", ".json"} {
-			if err := linkOrCopy(filepath.Join(dir, c.loaded+ext), filepath.Join(staging, c.loaded+ext)); err != nil {
-				return nil, err
+	var failures []string
+	for i := len(names) - 1; i >= 0; i-- { // Newest first.
+		name := names[i]
+		err := c.verify(name)
+		if err == nil {
+			// GoMLX's handler loads lazily (a variable gets its saved value when the model
+			// creates it, keeping its trainable flag) and its Save writes back the values not
+			// consumed yet. It reads and writes one directory, so give it this checkpoint in
+			// staging. Done reads and decodes both files whole, so a damaged file fails here,
+			// before anything reaches the store.
+			for _, ext := range []string{".bin", ".json"} {
+				if err = linkOrCopy(filepath.Join(dir, name+ext), filepath.Join(staging, name+ext)); err != nil {
+					return nil, err
+				}
 			}
+			c.staging, err = checkpoint.Build(store).Dir(staging).Keep(1).Done()
+		}
+		if err == nil {
+			c.loaded = name
+			for k, bad := range c.skipped { // Only now that an intact one loaded.
+				Warnf("moeboost: skipping damaged checkpoint %s: %s; %s; resuming from %s",
+					filepath.Join(dir, bad), failures[k], c.setAside(bad), name)
+			}
+			return c, nil
+		}
+		failures = append(failures, oneLine(err))
+		c.skipped = append(c.skipped, name)
+		if err := c.resetStaging(); err != nil {
+			return nil, err
 		}
 	}
-	c.staging, err = checkpoint.Build(store).Dir(staging).Keep(1).Done()
-	if err != nil {
-		if c.loaded != "" {
-			return nil, fmt.Errorf("loading checkpoint %s from %s: %w", c.loaded, dir, err)
+	if len(failures) > 0 {
+		tried := make([]string, len(failures))
+		for k, f := range failures {
+			tried[k] = fmt.Sprintf("%s (%s)", filepath.Join(dir, c.skipped[k]), f)
 		}
+		return nil, fmt.Errorf("no intact checkpoint in %s; tried, newest first: %s; move the damaged files away to start afresh",
+			dir, strings.Join(tried, "; "))
+	}
+	if c.staging, err = checkpoint.Build(store).Dir(staging).Keep(1).Done(); err != nil {
 		return nil, fmt.Errorf("opening checkpoint staging directory: %w", err)
 	}
 	return c, nil
+}
+
+// resetStaging empties the staging directory.
+func (c *Checkpointer) resetStaging() error {
+	staging := filepath.Join(c.dir, stagingDir)
+	if err := os.RemoveAll(staging); err != nil {
+		return fmt.Errorf("cleaning %s: %w", staging, err)
+	}
+	return os.MkdirAll(staging, 0o755)
+}
+
+// setAside renames the files of the damaged checkpoint name with the suffix damagedExt and
+// says what it did, for the warning.
+func (c *Checkpointer) setAside(name string) string {
+	for _, ext := range []string{".json", ".bin", sumExt} { // Metadata first: List stops seeing it.
+		p := filepath.Join(c.dir, name+ext)
+		if err := os.Rename(p, p+damagedExt); err != nil && !os.IsNotExist(err) {
+			return fmt.Sprintf("could not rename it aside (%v)", oneLine(err))
+		}
+	}
+	return "its files were renamed *" + damagedExt
+}
+
+// handlerPrefix is how GoMLX's checkpoint handler prefixes its errors (with the staging path).
+var handlerPrefix = regexp.MustCompile(`checkpoint\.Handler\("[^"]*"\): `)
+
+// oneLine flattens an error message for a one-line warning.
+func oneLine(err error) string {
+	return handlerPrefix.ReplaceAllString(strings.Join(strings.Fields(err.Error()), " "), "")
+}
+
+// Skipped returns the base names of the damaged checkpoints OpenCheckpoint skipped, newest
+// first.
+func (c *Checkpointer) Skipped() []string { return c.skipped }
+
+// writeSum writes the checksum record of the checkpoint base (its .bin and .json in dir)
+// into dir as base+sumExt, synced.
+func writeSum(dir, base string) error {
+	var b strings.Builder
+	for _, ext := range []string{".bin", ".json"} {
+		sum, size, err := crcFile(filepath.Join(dir, base+ext))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%08x %d %s\n", sum, size, ext)
+	}
+	path := filepath.Join(dir, base+sumExt)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return syncFile(path)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crcFile(path string) (sum uint32, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	h := crc32.New(castagnoli)
+	size, err = io.Copy(h, f)
+	return h.Sum32(), size, err
+}
+
+// verify checks the files of checkpoint name against its checksum record, when it has one
+// (checkpoints written by GoMLX itself or by older moeboost versions do not: then only the
+// decoder checks them).
+func (c *Checkpointer) verify(name string) error {
+	rec, err := os.ReadFile(filepath.Join(c.dir, name+sumExt))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(rec), "\n"), "\n")
+	if len(lines) != 2 {
+		return fmt.Errorf("its checksum record %s is malformed: %d lines, want 2", sumExt, len(lines))
+	}
+	for i, ext := range []string{".bin", ".json"} {
+		var want uint32
+		var wantSize int64
+		var gotExt string
+		if n, err := fmt.Sscanf(lines[i], "%x %d %s", &want, &wantSize, &gotExt); n != 3 || err != nil || gotExt != ext {
+			return fmt.Errorf("its checksum record %s is malformed: line %d is %q, want \"<crc32c> <size> %s\"",
+				sumExt, i+1, lines[i], ext)
+		}
+		sum, size, err := crcFile(filepath.Join(c.dir, name+ext))
+		if err != nil {
+			return err
+		}
+		if size != wantSize {
+			return fmt.Errorf("its %s is %d bytes, its checksum record says %d (truncated or extended)", ext, size, wantSize)
+		}
+		if sum != want {
+			return fmt.Errorf("its %s has CRC-32C %08x, its checksum record says %08x (overwritten)", ext, sum, want)
+		}
+	}
+	return nil
 }
 
 func linkOrCopy(src, dst string) error {
@@ -155,7 +302,11 @@ func (c *Checkpointer) Save() error {
 	}
 	base := fmt.Sprintf("checkpoint-n%07d-%s-step-%08d", next, time.Now().Format("20060102-150405"),
 		optimizer.GetGlobalStep(c.store))
-	for _, ext := range []string{".bin", ".json"} { // Data first, metadata (what List looks for) last.
+	if err := writeSum(staging, written); err != nil {
+		return fmt.Errorf("checkpoint: checksum record: %w", err)
+	}
+	// Checksum record and data first, metadata (what List looks for) last.
+	for _, ext := range []string{sumExt, ".bin", ".json"} {
 		src := filepath.Join(staging, written+ext)
 		if err := syncFile(src); err != nil {
 			return err
@@ -179,7 +330,7 @@ func (c *Checkpointer) prune() error {
 		return err
 	}
 	for len(names) > c.keep {
-		for _, ext := range []string{".json", ".bin"} { // Metadata first: never a json without its bin.
+		for _, ext := range []string{".json", ".bin", sumExt} { // Metadata first: never a json without its bin.
 			if err := os.Remove(filepath.Join(c.dir, names[0]+ext)); err != nil && !os.IsNotExist(err) {
 				return err
 			}
