@@ -2,7 +2,9 @@ package optimizers
 
 import (
 	"fmt"
+	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/ml/model"
@@ -116,10 +118,50 @@ func globMatch(pattern, s string) bool {
 	return true
 }
 
-// FormatPartition renders the partition as one log line, as nanoGPT reports its parameter
-// groups: how many tensors and values get weight decay (and, for low-rank optimizers, a
-// low-rank update), and which.
+// verbosePartition selects the full partition log line (SetVerbose).
+var verbosePartition atomic.Bool
+
+// SetVerbose makes the one-time parameter-partition log line list every tensor path
+// (FormatPartitionFull) instead of the short summary (FormatPartition); programs set it from
+// their -v flag.
+func SetVerbose(v bool) { verbosePartition.Store(v) }
+
+// Verbose reports whether SetVerbose(true) is in effect.
+func Verbose() bool { return verbosePartition.Load() }
+
+// partitionLine is the log line of a partition: the summary, or the full list under -v.
+func partitionLine(name string, part []Assignment, lowRank bool) string {
+	if Verbose() {
+		return FormatPartitionFull(name, part, lowRank)
+	}
+	return FormatPartition(name, part, lowRank)
+}
+
+// maxListed is how many paths a summary lists in full; larger sets are summarized by scope.
+const maxListed = 3
+
+// maxScopes is how many top-level scopes a summary names before "+N more".
+const maxScopes = 4
+
+// FormatPartition renders the partition as one short log line, as nanoGPT reports its
+// parameter groups: how many tensors and values get weight decay (and, for low-rank
+// optimizers, a low-rank update), and which: up to three paths by name, more as counts per
+// top-level scope, e.g.
+//
+//	optimizer adamw: weight decay on 14 tensors (52224 values) in /stack 12, /embed 1, /head 1;
+//	no decay on 27 tensors (2368 values) in /stack 24, /head 1, /pos 1, /final_norm 1 (every path with -v)
+//
+// (one line). FormatPartitionFull lists every path.
 func FormatPartition(name string, part []Assignment, lowRank bool) string {
+	return formatPartition(name, part, lowRank, false)
+}
+
+// FormatPartitionFull is FormatPartition listing every tensor path (the -v log line).
+func FormatPartitionFull(name string, part []Assignment, lowRank bool) string {
+	return formatPartition(name, part, lowRank, true)
+}
+
+func formatPartition(name string, part []Assignment, lowRank, full bool) string {
 	var decay, noDecay, low []string
 	var nDecay, nNoDecay, nLow int
 	for _, a := range part {
@@ -132,10 +174,51 @@ func FormatPartition(name string, part []Assignment, lowRank bool) string {
 			low, nLow = append(low, a.Path), nLow+a.Shape.Size()
 		}
 	}
-	s := fmt.Sprintf("optimizer %s: weight decay on %d tensors (%d values) %v; no decay on %d tensors (%d values) %v",
-		name, len(decay), nDecay, decay, len(noDecay), nNoDecay, noDecay)
+	abbreviated := false
+	list := func(paths []string) string {
+		if full || len(paths) <= maxListed {
+			return fmt.Sprint(paths)
+		}
+		abbreviated = true
+		return "in " + scopeCounts(paths)
+	}
+	s := fmt.Sprintf("optimizer %s: weight decay on %d tensors (%d values) %s; no decay on %d tensors (%d values) %s",
+		name, len(decay), nDecay, list(decay), len(noDecay), nNoDecay, list(noDecay))
 	if lowRank {
-		s += fmt.Sprintf("; low-rank on %d tensors (%d values) %v", len(low), nLow, low)
+		s += fmt.Sprintf("; low-rank on %d tensors (%d values) %s", len(low), nLow, list(low))
+	}
+	if abbreviated {
+		s += " (every path with -v)"
 	}
 	return s
+}
+
+// scopeCounts counts paths by their top-level scope ("/stack/l0/w" -> "/stack"), most first
+// (ties in order of appearance), naming at most maxScopes: "/stack 12, /embed 1, +2 more".
+func scopeCounts(paths []string) string {
+	counts := map[string]int{}
+	var order []string
+	for _, p := range paths {
+		top := p
+		if i := strings.IndexByte(strings.TrimPrefix(p, "/"), '/'); i >= 0 {
+			top = p[:i+1]
+			if !strings.HasPrefix(p, "/") {
+				top = p[:i]
+			}
+		}
+		if counts[top] == 0 {
+			order = append(order, top)
+		}
+		counts[top]++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return counts[order[i]] > counts[order[j]] })
+	parts := make([]string, 0, maxScopes+1)
+	for i, top := range order {
+		if i == maxScopes {
+			parts = append(parts, fmt.Sprintf("+%d more scopes", len(order)-maxScopes))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", top, counts[top]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -340,7 +340,7 @@ func (o *Optimizer) recordPartition(params []*Param) {
 	if o.logGroups && !o.logged {
 		o.logged = true
 		// Once per distinct partition per process: a benchmark trains many identical models.
-		msg := FormatPartition(o.name, o.partition, o.lowRank)
+		msg := partitionLine(o.name, o.partition, o.lowRank)
 		if _, seen := loggedPartitions.LoadOrStore(msg, true); !seen {
 			log.Print(msg)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/layers"
+	"github.com/moeboost/moeboost/optimizers"
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/moeboost/moeboost/train/data"
@@ -48,7 +49,9 @@ func main() {
 	flag.Float64Var(&o.LR, "lr", 1e-3, "base learning rate")
 	flag.Float64Var(&o.TestFraction, "test", 0.2, "fraction of the data held out for evaluation")
 	flag.Float64Var(&o.Clip, "clip", 0, "clip gradients to this global norm (0: off)")
+	verbose := flag.Bool("v", false, "verbose logs: the optimizer's parameter-group line lists every tensor")
 	flag.Parse()
+	optimizers.SetVerbose(*verbose)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
