@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moeboost/moeboost/internal/registry"
+	"github.com/moeboost/moeboost/optimizers"
 	"github.com/moeboost/moeboost/train/backend"
 )
 
@@ -62,10 +63,12 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		textFile = fs.String("text", "", "UTF-8 text file replacing the default corpus of text benchmarks")
 		jsonFile = fs.String("json", "", "write results as JSON to this file")
 		plotDir  = fs.String("plot", "", "write curves as PNG files into this directory")
+		verbose  = fs.Bool("v", false, "verbose logs: optimizers' parameter-group lines list every tensor")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	optimizers.SetVerbose(*verbose)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags go before arguments; see -h)", fs.Args())
 	}
