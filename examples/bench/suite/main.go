@@ -63,6 +63,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		textFile = fs.String("text", "", "UTF-8 text file replacing the default corpus of text benchmarks")
 		jsonFile = fs.String("json", "", "write results as JSON to this file")
 		plotDir  = fs.String("plot", "", "write curves as PNG files into this directory")
+		report   = fs.String("report", "", "write an HTML report (tables, ratios to anchors, plots, run metadata) to DIR/index.html; plots go to DIR/plots unless -plot is set")
 		verbose  = fs.Bool("v", false, "verbose logs: optimizers' parameter-group lines list every tensor")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +110,9 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("no benchmarks selected (none registered, or -only empty)")
 	}
 
+	if *report != "" && *plotDir == "" {
+		*plotDir = filepath.Join(*report, "plots")
+	}
 	cfg, source := backend.Resolve(*backCfg)
 	cfg = backend.Normalize(cfg)
 	b, err := backend.New(cfg)
@@ -162,6 +166,13 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "results written to %s\n", *jsonFile)
+	}
+	if *report != "" {
+		path, err := WriteReport(*report, &doc, NewReportInfo(ctx, args, *plotDir))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "report written to %s\n", path)
 	}
 	if len(doc.Errors) > 0 {
 		return fmt.Errorf("%d benchmark(s) failed: %s", len(doc.Errors), strings.Join(doc.Errors, "; "))

@@ -13,6 +13,8 @@
 //	-text FILE            UTF-8 text for the benchmarks that use text
 //	-json FILE            {"backend", "go", "started", "results": [Result...]}
 //	-plot DIR             curves as PNG files
+//	-report DIR           DIR/index.html: every table, ratio columns against anchors (ExtraAnchor),
+//	                      the plots and the run's metadata, on one self-contained page
 //
 // Third-party packages add benchmarks by calling Register from init and linking their package
 // into a main that calls Main, exactly as examples/bench does.
