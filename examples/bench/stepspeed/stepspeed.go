@@ -6,7 +6,13 @@
 // batch 32, seq 64, d_model 128, 4 heads, FFN 256, Adam, MSE) and "moe-block" (the same block
 // with a top-2-of-4 MoE FFN, capacity factor 1.25, from package moe). Arms:
 // "moeboost" and "pytorch" (only when a python3 that imports torch is found; the best of 1 and
-// 2 threads). Metric: ms_per_step.
+// 2 threads), the anchor (suite.ExtraAnchor) that the report's ratio column divides by. Metric:
+// ms_per_step.
+//
+// Fairness: torch_ref.py runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in that process
+// only, see suite.ReferenceEnv), since they force OpenBLAS onto an older, slower kernel; the
+// pytorch rows record the BLAS library and the kernel it used (threadpoolctl, Extra "blas" and
+// "blas_info"), ATen's CPU capability, and which variables were unset ("env_unset_values").
 package stepspeed
 
 import (
@@ -17,7 +23,6 @@ import (
 	"iter"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -139,8 +144,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	for _, t := range Tasks {
 		names = append(names, t.Name)
 	}
-	var torchMs map[string]map[string]float64
-	var torchVersion string
+	var torch torchRun
 	if python == "" {
 		opts.Logf("step-speed: pytorch arm skipped: %s", pyNote)
 	}
@@ -166,14 +170,17 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 			quickSteps = "20"
 		}
 		var err error
-		torchMs, torchVersion, err = runTorch(ctx, python, names, quickSteps)
+		torch, err = runTorch(ctx, python, names, quickSteps)
 		if err != nil {
 			opts.Logf("step-speed: pytorch arm failed: %v", err)
+		} else {
+			opts.Logf("step-speed: pytorch %s, BLAS %s, ATen CPU capability %s (run without %s)", torch.Torch,
+				torch.blasSummary(), torch.CPUCapability, strings.Join(suite.ReferenceEnvUnset, ", "))
 		}
 	}
 	opts.Logf("%-18s %12s %12s %12s %8s", "task", "moeboost ms", "torch 1t ms", "torch 2t ms", "ratio")
 	for _, r := range slicesClone(rows) {
-		tm := torchMs[r.Task]
+		tm := torch.Results[r.Task]
 		best := 0.0
 		for _, v := range tm {
 			if best == 0 || v < best {
@@ -184,8 +191,11 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		if best > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.Value/best)
 			rows = append(rows, suite.Result{Benchmark: "step-speed", Task: r.Task, Arm: "pytorch", Metric: "ms_per_step",
-				Value: best, Seeds: 1, MsPerStep: best, Steps: r.Steps,
-				Extra: map[string]any{"torch": torchVersion, "ms_1_thread": tm["1"], "ms_2_threads": tm["2"], "python": python}})
+				Value: best, Seeds: 1, MsPerStep: best, Steps: torch.Steps[r.Task],
+				Extra: map[string]any{"torch": torch.Torch, "ms_1_thread": tm["1"], "ms_2_threads": tm["2"], "python": python,
+					"blas": torch.blasSummary(), "blas_info": torch.BLAS, "cpu_capability": torch.CPUCapability,
+					"env_unset": suite.ReferenceEnvUnset, "env_unset_values": suite.UnsetReferenceEnv(),
+					"openblas_env_seen": torch.OpenBLASEnv}}.AsAnchor())
 			for i := range rows {
 				if rows[i].Task == r.Task && rows[i].Arm == "moeboost" {
 					rows[i].Extra = map[string]any{"ratio_vs_pytorch": r.Value / best}
@@ -203,30 +213,58 @@ func slicesClone(r []suite.Result) []suite.Result { return append([]suite.Result
 // (see suite.FindPython).
 func FindTorchPython() (string, string) { return suite.FindPython("torch", "python3-torch") }
 
-func runTorch(ctx context.Context, python string, tasks []string, steps string) (map[string]map[string]float64, string, error) {
+// torchRun is what torch_ref.py reports (see its docstring).
+type torchRun struct {
+	Torch         string                        `json:"torch"`
+	Results       map[string]map[string]float64 `json:"results"`
+	Steps         map[string]int                `json:"steps"`
+	CPUCapability string                        `json:"cpu_capability"`
+	OpenBLASEnv   map[string]*string            `json:"openblas_env"`
+	BLAS          []map[string]any              `json:"blas"`
+}
+
+// blasSummary is one line naming the BLAS libraries and kernels of r, e.g.
+// "openblas 0.3.21, kernel Cooperlake, pthreads".
+func (r torchRun) blasSummary() string {
+	var parts []string
+	for _, b := range r.BLAS {
+		if e, ok := b["error"]; ok {
+			parts = append(parts, fmt.Sprint(e))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%v %v, kernel %v, %v", b["internal_api"], b["version"], b["architecture"], b["threading_layer"]))
+	}
+	if len(parts) == 0 {
+		return "no BLAS library loaded"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// runTorch runs torch_ref.py in suite.ReferenceEnv, i.e. with OPENBLAS_CORETYPE and
+// OPENBLAS_L2_SIZE unset, so OpenBLAS uses the kernel it picks for this CPU.
+func runTorch(ctx context.Context, python string, tasks []string, steps string) (torchRun, error) {
+	var doc torchRun
 	dir, err := os.MkdirTemp("", "moeboost-torch")
 	if err != nil {
-		return nil, "", err
+		return doc, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "torch_ref.py")
 	if err := os.WriteFile(script, torchRef, 0o644); err != nil {
-		return nil, "", err
+		return doc, err
 	}
 	args := []string{script, "--tasks", strings.Join(tasks, ",")}
 	if steps != "" {
 		args = append(args, "--steps", steps)
 	}
-	out, err := exec.CommandContext(ctx, python, args...).Output()
+	cmd := suite.PythonCommand(ctx, python, args)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s %s: %w", python, strings.Join(args, " "), err)
-	}
-	var doc struct {
-		Torch   string                        `json:"torch"`
-		Results map[string]map[string]float64 `json:"results"`
+		return doc, fmt.Errorf("%s %s: %w", python, strings.Join(args, " "), err)
 	}
 	if err := json.Unmarshal(out, &doc); err != nil {
-		return nil, "", fmt.Errorf("parsing torch_ref output %q: %w", out, err)
+		return doc, fmt.Errorf("parsing torch_ref output %q: %w", out, err)
 	}
-	return doc.Results, doc.Torch, nil
+	return doc, nil
 }

@@ -2,11 +2,16 @@
 """PyTorch side of moeboost's step-speed benchmark: the same training steps, on CPU.
 
 Usage: torch_ref.py [--tasks mlp,transformer-block,moe-block] [--steps N] [--warmup W] [--threads 1,2]
-Prints one JSON object: {"torch": version, "results": {task: {threads: ms_per_step}}}.
-Each time is the median of N steady-state steps after W warm-up steps.
+Prints one JSON object: {"torch": version, "results": {task: {threads: ms_per_step}}, "steps": {task: N},
+"blas": [threadpoolctl's threadpool_info() entries of the BLAS libraries loaded], "cpu_capability":
+the ATen kernel level, "openblas_env": the OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE this process saw}.
+Each time is the median of N steady-state steps after W warm-up steps. moeboost runs this script
+with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (suite.ReferenceEnv), so OpenBLAS picks its
+kernel for the CPU; "blas" records which one it picked.
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -93,6 +98,28 @@ def block_step(moe):
 TASKS = {"mlp": mlp_step, "transformer-block": lambda: block_step(False), "moe-block": lambda: block_step(True)}
 
 
+def blas_info():
+    # threadpoolctl (Debian's python3-threadpoolctl) reports the BLAS that torch loaded and the
+    # kernel ("architecture") OpenBLAS selected; without it the field says why.
+    try:
+        import threadpoolctl
+    except ImportError as e:
+        return [{"error": "threadpoolctl not importable: %s" % e}]
+    keep = ("internal_api", "version", "architecture", "threading_layer", "num_threads", "filepath")
+    return [{k: i.get(k) for k in keep} for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+
+
+def cpu_capability():
+    # The vectorized ATen kernels in use (torch >= 2.0 has an accessor; 1.13 prints it in its config).
+    get = getattr(torch.backends.cpu, "get_cpu_capability", None) if hasattr(torch.backends, "cpu") else None
+    if get is not None:
+        return get()
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", default="mlp,transformer-block")
@@ -101,13 +128,15 @@ def main():
     ap.add_argument("--threads", default="1,2")
     a = ap.parse_args()
     torch.manual_seed(0)
-    out = {"torch": torch.__version__, "results": {}}
+    out = {"torch": torch.__version__, "results": {}, "steps": {}, "cpu_capability": cpu_capability(),
+           "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}}
     for task in a.tasks.split(","):
         out["results"][task] = {}
         for th in [int(t) for t in a.threads.split(",")]:
             torch.set_num_threads(th)
             step = TASKS[task]()
             n = a.steps or (200 if task == "mlp" else 30)
+            out["steps"][task] = n
             for _ in range(a.warmup):
                 step()
             times = []
@@ -116,6 +145,7 @@ def main():
                 step()
                 times.append((time.perf_counter() - t0) * 1000)
             out["results"][task][str(th)] = statistics.median(times)
+    out["blas"] = blas_info()  # after the runs: every library torch loads lazily is in by now
     print(json.dumps(out))
 
 
