@@ -14,15 +14,16 @@ import (
 
 // guide:distill-term
 // logitMatching is a distillation term of your own: the logit regression of Ba and Caruana,
-// "Do Deep Nets Really Need to be Deep?", NeurIPS 2014, Eq. (1) (their mimic loss, here as a
-// mean over the batch): L = 1/(2R)·Σ_r ‖z_student,r − z_teacher,r‖².
+// "Do Deep Nets Really Need to be Deep?", NeurIPS 2014: the student regresses the teacher's
+// logits with the L2 loss of their mimic models, averaged over the R rows of the batch:
+// L = 1/(2R)·Σ_r ‖z_student,r − z_teacher,r‖².
 type logitMatching struct{}
 
 // Loss implements distill.Term: c.Student and c.Teacher are the logits [R, C] of the batch
 // (the teacher's are constants).
 func (logitMatching) Loss(c *distill.Context) *graph.Node {
 	d := graph.Sub(c.Student, c.Teacher)                                                   // [R, C]
-	return graph.MulScalar(graph.ReduceAllMean(graph.ReduceSum(graph.Square(d), -1)), 0.5) // Eq. (1)
+	return graph.MulScalar(graph.ReduceAllMean(graph.ReduceSum(graph.Square(d), -1)), 0.5) // L
 }
 
 // Registered by name, it can be selected like the built-in terms (distill.New).

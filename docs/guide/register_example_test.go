@@ -41,12 +41,14 @@ func init() { optimizers.Register("sign_sgd", newSignSGD) }
 // guide:end
 
 // guide:register-router
-// newCosineMoE is an MoE layer with a router of your own: the cosine routing of X-MoE (Chi
-// et al., "On the Representation Collapse of Sparse Mixture of Experts", NeurIPS 2022): the
-// token is projected to 16 dimensions and scored against 16-dimensional expert embeddings by
-// cosine similarity over a temperature, s = cos(W·x, e_i)/τ. The rest is moeboost's: top-k
+// newCosineMoE is an MoE layer with a router of your own: cosine routing in the style of X-MoE
+// (Chi et al., "On the Representation Collapse of Sparse Mixture of Experts", NeurIPS 2022):
+// the token is projected to 16 dimensions and scored against 16-dimensional expert embeddings
+// by cosine similarity over a temperature, s_i = cos(W·x, e_i)/τ. The rest is moeboost's: top-k
 // selection and gates (moe.Route), capacity slots (Assign), gather/scatter dispatch to the
-// experts (moe.Dispatch) and the Switch balance loss. Deviation: τ = 0.07 is fixed here.
+// experts (moe.Dispatch) and the Switch balance loss. Deviations: τ = 0.07 is fixed, and the
+// details of X-MoE's reference code (initialization and rescaling of the expert embeddings)
+// are left out: this shows the plumbing, it does not reproduce X-MoE.
 func newCosineMoE(cfg moe.Config) (layers.FFN, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
