@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/moeboost/moeboost/internal/golden"
 	"github.com/moeboost/moeboost/optimizers"
 	"github.com/stretchr/testify/require"
 )
@@ -50,66 +49,109 @@ type goldenCase struct {
 	} `json:"model"`
 }
 
-// loadGoldenCases reads every JSON file of the directories and keeps those that are optimizer
-// cases by content (an "optimizer" name, initial params, and per-step params); other files
-// (StableMax's function values, READMEs) are skipped.
-func loadGoldenCases(t *testing.T) (names []string, cases map[string]*goldenCase) {
-	cases = map[string]*goldenCase{}
-	for _, dir := range goldenDirs(t, "optimizers") {
-		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		require.NoError(t, err)
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			require.NoError(t, err)
-			var probe map[string]json.RawMessage
-			if json.Unmarshal(raw, &probe) != nil {
-				continue
-			}
-			_, hasOpt := probe["optimizer"]
-			_, hasInit := probe["params_initial"]
-			_, hasAfter := probe["params_after_each_step"]
-			if !hasOpt || !hasInit || !hasAfter {
-				continue
-			}
-			var c goldenCase
-			require.NoError(t, json.Unmarshal(raw, &c), f)
-			name := strings.TrimSuffix(filepath.Base(f), ".json")
-			if _, dup := cases[name]; dup {
-				name = filepath.Base(dir) + "_" + name
-			}
-			cases[name] = &c
-			names = append(names, name)
-		}
+// recognizeOptimizerFile: an optimizer case is a JSON object with "optimizer",
+// "params_initial" and "params_after_each_step"; the StableMax vectors of the same directory
+// ("function": "StableMax") belong to train/losses' test. See
+// testdata/golden/optimizers/README.md.
+func recognizeOptimizerFile(f golden.File) golden.Verdict {
+	switch {
+	case f.Has("optimizer", "params_initial", "params_after_each_step"):
+		return golden.Mine
+	case f.String("function") == "StableMax":
+		return golden.Other
 	}
-	sort.Strings(names)
-	return names, cases
+	return golden.Unknown
 }
 
-func TestGolden(t *testing.T) {
-	names, cases := loadGoldenCases(t)
-	require.NotEmpty(t, names, "no optimizer golden files found in %v", goldenDirs(t, "optimizers"))
-	for _, name := range names {
-		c := cases[name]
-		t.Run(name, func(t *testing.T) {
-			require.Len(t, c.ParamsAfter, c.Steps)
-			if c.Mode == "model" {
-				runMKORGolden(t, c)
-				return
-			}
-			optName, params, err := goldenOptimizer(c)
-			require.NoError(t, err)
-			if len(c.Projectors) > 0 {
-				t.Run("injected_projectors", func(t *testing.T) {
-					runGolden(t, c, optName, params, true, c.Tolerance["rtol"], c.Tolerance["atol"])
-				})
-				t.Run("own_svd", func(t *testing.T) {
-					runGolden(t, c, optName, params, false, c.Tolerance["rtol_own_svd"], c.Tolerance["atol_own_svd"])
-				})
-				return
-			}
-			runGolden(t, c, optName, params, false, c.Tolerance["rtol"], c.Tolerance["atol"])
-		})
+// goldenModes are the gradient modes of the README; any other mode is an error, never a
+// silent replay of the recorded gradients.
+var goldenModes = map[string]bool{"fixed": true, "quadratic": true, "scaleinv": true, "model": true}
+
+// decodeCase parses an optimizer golden file and checks that its parts agree in size.
+func decodeCase(f golden.File) (*goldenCase, error) {
+	var c goldenCase
+	if err := f.Decode(&c); err != nil {
+		return nil, err
 	}
+	switch {
+	case !goldenModes[c.Mode]:
+		return nil, fmt.Errorf("%s: mode %q; want fixed, quadratic, scaleinv or model", f.Path, c.Mode)
+	case c.Steps < 1:
+		return nil, fmt.Errorf("%s: steps=%d must be >= 1", f.Path, c.Steps)
+	case len(c.ParamsAfter) != c.Steps:
+		return nil, fmt.Errorf("%s: %d entries in params_after_each_step, want steps=%d", f.Path, len(c.ParamsAfter), c.Steps)
+	case len(c.ParamsInitial) == 0:
+		return nil, fmt.Errorf("%s: no params_initial", f.Path)
+	case c.Mode == "fixed" && len(c.Grads) != c.Steps:
+		return nil, fmt.Errorf("%s: %d entries in grads, want steps=%d", f.Path, len(c.Grads), c.Steps)
+	case c.Mode == "quadratic" && (c.Quadratic == nil || len(c.Quadratic.A) != len(c.ParamsInitial) || len(c.Quadratic.B) != len(c.ParamsInitial)):
+		return nil, fmt.Errorf("%s: quadratic mode needs quadratic.A and quadratic.b for each of the %d tensors", f.Path, len(c.ParamsInitial))
+	case c.Mode == "scaleinv" && (c.ScaleInv == nil || len(c.ScaleInv.Noise) != c.Steps):
+		return nil, fmt.Errorf("%s: scaleinv mode needs scaleinv.noise for each of the %d steps", f.Path, c.Steps)
+	case c.Mode == "model" && (c.Model == nil || len(c.Inputs) != c.Steps || len(c.Targets) != c.Steps):
+		return nil, fmt.Errorf("%s: model mode needs model and %d inputs and targets", f.Path, c.Steps)
+	}
+	for i, p := range c.ParamsInitial {
+		size := 1
+		for _, d := range p.Shape {
+			size *= d
+		}
+		if p.Name == "" || size != len(p.Values) {
+			return nil, fmt.Errorf("%s: params_initial[%d] %q has shape %v and %d values", f.Path, i, p.Name, p.Shape, len(p.Values))
+		}
+		if c.Mode == "quadratic" && (len(c.Quadratic.A[i]) != size || len(c.Quadratic.B[i]) != size) {
+			return nil, fmt.Errorf("%s: quadratic A, b of %q have %d, %d values, want %d", f.Path, p.Name, len(c.Quadratic.A[i]), len(c.Quadratic.B[i]), size)
+		}
+	}
+	for _, key := range []string{"rtol", "atol"} {
+		if v, ok := c.Tolerance[key]; !ok || !(v >= 0) {
+			return nil, fmt.Errorf("%s: tolerance %s missing or negative (%v)", f.Path, key, c.Tolerance)
+		}
+	}
+	return &c, nil
+}
+
+// loadGoldenCases selects the optimizer golden files (own directories and MOEBOOST_GOLDEN_DIR)
+// and decodes them by file name, for tests that pick cases by name.
+func loadGoldenCases(t *testing.T) (files []golden.File, cases map[string]*goldenCase) {
+	files = golden.Select(t, "optimizers", recognizeOptimizerFile)
+	cases = map[string]*goldenCase{}
+	for _, f := range files {
+		c, err := decodeCase(f)
+		require.NoError(t, err)
+		cases[f.Name] = c
+	}
+	return files, cases
+}
+
+// TestGolden replays every optimizer golden file step by step: the recorded gradients (fixed),
+// or ones recomputed at our parameters (quadratic, scaleinv), or MKOR's model; every element
+// of every tensor is compared after every step.
+func TestGolden(t *testing.T) {
+	files := golden.Select(t, "optimizers", recognizeOptimizerFile)
+	golden.Run(t, files, func(t *testing.T, f golden.File) {
+		c, err := decodeCase(f)
+		require.NoError(t, err)
+		if c.Mode == "model" {
+			runMKORGolden(t, c)
+			return
+		}
+		optName, params, err := goldenOptimizer(c)
+		require.NoError(t, err)
+		if len(c.Projectors) > 0 {
+			t.Run("injected_projectors", func(t *testing.T) {
+				runGolden(t, c, optName, params, true, c.Tolerance["rtol"], c.Tolerance["atol"])
+			})
+			t.Run("own_svd", func(t *testing.T) {
+				rtol, ok1 := c.Tolerance["rtol_own_svd"]
+				atol, ok2 := c.Tolerance["atol_own_svd"]
+				require.True(t, ok1 && ok2, "tolerance rtol_own_svd/atol_own_svd missing: %v", c.Tolerance)
+				runGolden(t, c, optName, params, false, rtol, atol)
+			})
+			return
+		}
+		runGolden(t, c, optName, params, false, c.Tolerance["rtol"], c.Tolerance["atol"])
+	})
 }
 
 func runGolden(t *testing.T, c *goldenCase, optName string, params map[string]any, inject bool, rtol, atol float64) {
@@ -162,6 +204,9 @@ func goldenGrads(c *goldenCase, step int, cur [][]float64) [][]float64 {
 		return grads
 	case "scaleinv":
 		grads := make([][]float64, len(cur))
+		if len(c.ScaleInv.Noise[step]) != len(cur) {
+			panic(fmt.Sprintf("scaleinv.noise[%d] has %d tensors, want %d", step, len(c.ScaleInv.Noise[step]), len(cur)))
+		}
 		for i, p := range cur {
 			r := c.ScaleInv.Noise[step][i]
 			grads[i] = append([]float64(nil), r...)
@@ -186,10 +231,8 @@ func goldenGrads(c *goldenCase, step int, cur [][]float64) [][]float64 {
 
 func worstRatio(got, want [][]float64, rtol, atol float64) float64 {
 	worst := 0.0
-	for i := range want {
-		for j := range want[i] {
-			worst = math.Max(worst, math.Abs(got[i][j]-want[i][j])/(atol+rtol*math.Abs(want[i][j])))
-		}
+	for i := range min(len(got), len(want)) {
+		worst = math.Max(worst, golden.Ratio(got[i], want[i], atol, rtol))
 	}
 	return worst
 }
@@ -204,21 +247,15 @@ func compareStep(t *testing.T, step int, specs []tensorSpec, got, want [][]float
 	return worstRatio(got, want, rtol, atol)
 }
 
-// diffStep reports the first element outside |got − want| ≤ atol + rtol·|want|.
+// diffStep reports the first element outside |got − want| ≤ atol + rtol·|want| (golden.Compare:
+// a NaN or a length mismatch fails too).
 func diffStep(step int, specs []tensorSpec, got, want [][]float64, rtol, atol float64) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("step %d: %d tensors, want %d", step+1, len(got), len(want))
 	}
 	for i := range want {
-		if len(got[i]) != len(want[i]) {
-			return fmt.Errorf("step %d, tensor %q: %d values, want %d", step+1, specs[i].Name, len(got[i]), len(want[i]))
-		}
-		for j := range want[i] {
-			d := math.Abs(got[i][j] - want[i][j])
-			if !(d <= atol+rtol*math.Abs(want[i][j])) {
-				return fmt.Errorf("step %d, tensor %q[%d]: got %.17g, want %.17g (|diff| %.3g > atol %g + rtol %g·|want|)",
-					step+1, specs[i].Name, j, got[i][j], want[i][j], d, atol, rtol)
-			}
+		if err := golden.Compare(fmt.Sprintf("step %d, tensor %q", step+1, specs[i].Name), got[i], want[i], atol, rtol); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -447,6 +484,69 @@ func TestGoldenDetectsWrongRules(t *testing.T) {
 			params[m.param] = m.value
 			_, err = replayGolden(t, c, name, params, false, c.Tolerance["rtol"], c.Tolerance["atol"])
 			require.Error(t, err, "%s=%v was not detected", m.param, m.value)
+		})
+	}
+}
+
+// A golden case whose expected values are nudged beyond the tolerance, or that has one value
+// more than we compute, fails: the comparison is element by element with lengths compared
+// (a loop over our values alone, or abs(got−want) > tol, would miss these).
+func TestGoldenDetectsBadCases(t *testing.T) {
+	files, _ := loadGoldenCases(t)
+	var lion golden.File
+	for _, f := range files {
+		if f.Name == "Lion_default_fixed" {
+			lion = f
+		}
+	}
+	require.NotEmpty(t, lion.Data, "Lion_default_fixed.json not found")
+	for _, tc := range []struct {
+		name string
+		edit func(doc map[string]any)
+		want string
+	}{
+		{"nudged", func(doc map[string]any) {
+			w := doc["params_after_each_step"].([]any)[5].([]any)[0].([]any)
+			w[3] = golden.Nudge(w[3], 1e-6)
+		}, `step 6, tensor "w"[3]`},
+		{"one value more", func(doc map[string]any) {
+			steps := doc["params_after_each_step"].([]any)
+			b := steps[len(steps)-1].([]any)
+			b[1] = append(b[1].([]any), json.Number("0.5"))
+		}, "got 6 values, want 7"},
+		{"one step more than steps", func(doc map[string]any) {
+			steps := doc["params_after_each_step"].([]any)
+			doc["params_after_each_step"] = append(steps, steps[len(steps)-1])
+		}, "params_after_each_step, want steps=20"},
+		{"unknown mode", func(doc map[string]any) { doc["mode"] = "fixd" }, `mode "fixd"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden.RequireDetects(t, "TestGolden", "zz_lion_"+strings.ReplaceAll(tc.name, " ", "_"), lion.Data, golden.Edit(t, lion.Data, tc.edit), tc.want)
+		})
+	}
+}
+
+func TestDiffStepStrict(t *testing.T) {
+	specs := []tensorSpec{{Name: "w"}, {Name: "b"}}
+	want := [][]float64{{1, 2}, {3}}
+	for _, tc := range []struct {
+		name string
+		got  [][]float64
+		fail string
+	}{
+		{"equal", [][]float64{{1, 2}, {3}}, ""},
+		{"NaN", [][]float64{{1, math.NaN()}, {3}}, `tensor "w"[1]`},
+		{"short tensor", [][]float64{{1}, {3}}, "got 1 values, want 2"},
+		{"long tensor", [][]float64{{1, 2}, {3, 4}}, "got 2 values, want 1"},
+		{"missing tensor", [][]float64{{1, 2}}, "1 tensors, want 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := diffStep(0, specs, tc.got, want, 1e-9, 1e-12)
+			if tc.fail == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.fail)
 		})
 	}
 }

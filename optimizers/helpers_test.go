@@ -2,9 +2,6 @@ package optimizers_test
 
 import (
 	"fmt"
-	"github.com/moeboost/moeboost/internal/golden"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -121,25 +118,4 @@ func (s *stepper) setValues(t testing.TB, vals [][]float64) {
 	for i, v := range s.vars {
 		require.NoError(t, v.SetValue(makeTensor(s.dt, vals[i], v.Shape().Dimensions)))
 	}
-}
-
-// repoRoot finds the module root (the directory holding go.mod) above the working directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found above the test directory")
-		dir = parent
-	}
-}
-
-// goldenDirs returns the golden directory of an area (the shared one, or the repository's copy
-// on a fresh clone) plus every directory listed in MOEBOOST_GOLDEN_DIR; see internal/golden.
-func goldenDirs(_ testing.TB, area string) []string {
-	return golden.Dirs(area)
 }

@@ -3,16 +3,13 @@ package losses_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/moeboost/moeboost/internal/golden"
-	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/moeboost/moeboost/internal/golden"
 	"github.com/moeboost/moeboost/internal/gradcheck"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/moeboost/moeboost/train/losses"
@@ -35,32 +32,43 @@ type stableMaxCase struct {
 	Tolerance    map[string]float64 `json:"tolerance"`
 }
 
-// goldenDirs: the optimizers golden directory (where the grokking pair's vectors live; the
-// shared one or the repository's copy) plus every directory of MOEBOOST_GOLDEN_DIR.
-func goldenDirs(_ *testing.T) []string { return golden.Dirs("optimizers") }
-
-func TestGoldenStableMax(t *testing.T) {
-	found := 0
-	for _, dir := range goldenDirs(t) {
-		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		require.NoError(t, err)
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			require.NoError(t, err)
-			var c stableMaxCase
-			if json.Unmarshal(raw, &c) != nil || c.Function != "StableMax" {
-				continue
-			}
-			found++
-			t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) { checkStableMax(t, &c) })
-		}
+// recognizeStableMax: a StableMax golden file is a JSON object with "function": "StableMax";
+// it lives among the optimizer vectors (the grokking paper's pair), whose files ("optimizer",
+// "params_initial", "params_after_each_step") belong to the optimizers package's test. See
+// testdata/golden/optimizers/README.md.
+func recognizeStableMax(f golden.File) golden.Verdict {
+	switch {
+	case f.String("function") == "StableMax":
+		return golden.Mine
+	case f.Has("optimizer", "params_initial", "params_after_each_step"):
+		return golden.Other
 	}
-	require.Positive(t, found, "no StableMax golden files in %v", goldenDirs(t))
+	return golden.Unknown
+}
+
+// TestGoldenStableMax compares s, log-StableMax, the per-example and mean cross-entropy and the
+// gradient of the mean with every StableMax golden file (the optimizers golden directories and
+// MOEBOOST_GOLDEN_DIR).
+func TestGoldenStableMax(t *testing.T) {
+	files := golden.Select(t, "optimizers", recognizeStableMax)
+	golden.Run(t, files, func(t *testing.T, f golden.File) {
+		var c stableMaxCase
+		require.NoError(t, f.Decode(&c))
+		checkStableMax(t, &c)
+	})
 }
 
 func checkStableMax(t *testing.T, c *stableMaxCase) {
-	rtol, atol := c.Tolerance["rtol"], c.Tolerance["atol"]
-	n := c.Logits.Shape[0]
+	rtol, ok1 := c.Tolerance["rtol"]
+	atol, ok2 := c.Tolerance["atol"]
+	require.True(t, ok1 && ok2, "tolerance rtol/atol missing: %v", c.Tolerance)
+	require.Len(t, c.Logits.Shape, 2, "logits shape %v must be [N, C]", c.Logits.Shape)
+	n, classes := c.Logits.Shape[0], c.Logits.Shape[1]
+	require.Len(t, c.Logits.Values, n*classes, "logits values for shape %v", c.Logits.Shape)
+	require.Len(t, c.Labels, n, "one label per row")
+	for i, y := range c.Labels {
+		require.True(t, y >= 0 && int(y) < classes, "label[%d]=%d must be in [0, %d)", i, y, classes)
+	}
 	logits := tensors.FromFlatDataAndDimensions(append([]float64(nil), c.Logits.Values...), c.Logits.Shape...)
 	labels := tensors.FromFlatDataAndDimensions(append([]int32(nil), c.Labels...), n)
 	out := graph.MustExecOnceN(backend.MustDefault(), func(x, y *graph.Node) []*graph.Node {
@@ -69,17 +77,37 @@ func checkStableMax(t *testing.T, c *stableMaxCase) {
 		return []*graph.Node{losses.StableS(x), losses.LogStableMax(x), perEx, mean, graph.Gradient(mean, x)[0]}
 	}, logits, labels)
 	check := func(name string, got *tensors.Tensor, want []float64) {
-		g := tensors.MustCopyFlatData[float64](got)
-		require.Len(t, g, len(want), name)
-		for i := range want {
-			require.LessOrEqual(t, math.Abs(g[i]-want[i]), atol+rtol*math.Abs(want[i]), "%s[%d]: got %.17g want %.17g", name, i, g[i], want[i])
-		}
+		golden.RequireClose(t, name, tensors.MustCopyFlatData[float64](got), want, atol, rtol)
 	}
 	check("s", out[0], c.S)
 	check("log_stablemax", out[1], c.LogStableMax)
 	check("loss_none", out[2], c.LossNone)
 	check("loss_mean", out[3], []float64{c.LossMean})
 	check("grad_logits_of_loss_mean", out[4], c.Grad)
+}
+
+// A StableMax case with a nudged or an extra expected value fails.
+func TestGoldenStableMaxDetectsBadCases(t *testing.T) {
+	files := golden.Select(t, "optimizers", recognizeStableMax)
+	data := files[0].Data
+	for _, tc := range []struct {
+		name string
+		edit func(doc map[string]any)
+		want string
+	}{
+		{"nudged", func(doc map[string]any) {
+			g := doc["grad_logits_of_loss_mean"].([]any)
+			g[4] = golden.Nudge(g[4], 1e-6)
+		}, "grad_logits_of_loss_mean[4]"},
+		{"one value more", func(doc map[string]any) {
+			doc["loss_none"] = append(doc["loss_none"].([]any), json.Number("1"))
+		}, "loss_none: got 5 values, want 6"},
+		{"nudged mean", func(doc map[string]any) { doc["loss_mean"] = golden.Nudge(doc["loss_mean"], 1e-9) }, "loss_mean[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden.RequireDetects(t, "TestGoldenStableMax", "zz_stablemax_"+strings.ReplaceAll(tc.name, " ", "_"), data, golden.Edit(t, data, tc.edit), tc.want)
+		})
+	}
 }
 
 func TestStableMaxProperties(t *testing.T) {

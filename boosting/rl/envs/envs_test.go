@@ -2,13 +2,13 @@ package envs
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/moeboost/moeboost/internal/golden"
 	"github.com/stretchr/testify/require"
 )
 
@@ -83,101 +83,146 @@ type trajectory struct {
 	Env   string    `json:"env"`
 	Init  []float64 `json:"init"`
 	Steps []struct {
-		Action     float64   `json:"action"`
+		Action     *float64  `json:"action"`
 		State      []float64 `json:"state"`
 		Obs        []float64 `json:"obs"`
-		Reward     float64   `json:"reward"`
-		Terminated bool      `json:"terminated"`
+		Reward     *float64  `json:"reward"`
+		Terminated *bool     `json:"terminated"`
 	} `json:"steps"`
 }
 
-// TestGolden replays classic-control trajectories: testdata/classic_control.json (made by
-// testdata/gen_classic.py, the gymnasium step functions re-stated in numpy), every file of
-// ../shared/golden/boosting (beside the repository) and of each MOEBOOST_GOLDEN_DIR directory
-// whose content is a trajectory file (a JSON object with "cases" of {env, init, steps});
-// other files are skipped. Subtests are named after the files.
-func TestGolden(t *testing.T) {
-	dirs := []string{"testdata"}
-	if root := repoRoot(t); root != "" {
-		dirs = append(dirs, filepath.Join(root, "..", "shared", "golden", "boosting"))
+// recognizeTrajectories: an environment golden file is a JSON object with "cases", a list of
+// {env, init, steps} (testdata/golden/envs/README.md).
+func recognizeTrajectories(f golden.File) golden.Verdict {
+	if !f.Has("cases") {
+		return golden.Unknown
 	}
-	for _, d := range strings.Split(os.Getenv("MOEBOOST_GOLDEN_DIR"), ":") {
-		if d != "" {
-			dirs = append(dirs, d)
+	var doc struct {
+		Cases []map[string]json.RawMessage `json:"cases"`
+	}
+	if f.Decode(&doc) != nil || len(doc.Cases) == 0 {
+		return golden.Unknown
+	}
+	for _, k := range []string{"env", "init", "steps"} {
+		if _, ok := doc.Cases[0][k]; !ok {
+			return golden.Unknown
 		}
 	}
-	found := 0
-	for _, dir := range dirs {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			require.NoError(t, err)
-			var doc struct {
-				Cases []trajectory `json:"cases"`
-			}
-			if json.Unmarshal(raw, &doc) != nil || len(doc.Cases) == 0 || doc.Cases[0].Env == "" || len(doc.Cases[0].Steps) == 0 {
-				continue // not a trajectory file
-			}
-			found++
-			t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) { replay(t, doc.Cases) })
-		}
-	}
-	require.Positive(t, found, "testdata/classic_control.json must be found")
+	return golden.Mine
 }
 
-func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
+// TestGolden replays classic-control trajectories from every environment golden file:
+// testdata/golden/envs (gymnasium_classic_control.json, made by gen_gymnasium.py with
+// gymnasium 1.4.0 itself, and classic_control.json, made by gen_classic.py, a numpy
+// re-statement of its step functions), ../shared/golden/envs and the MOEBOOST_GOLDEN_DIR
+// directories (files of other kinds there are skipped). Subtests are named after the files.
+func TestGolden(t *testing.T) {
+	files := golden.Select(t, "envs", recognizeTrajectories)
+	golden.Run(t, files, func(t *testing.T, f golden.File) {
+		var doc struct {
+			Cases []trajectory `json:"cases"`
 		}
-	}
-	return ""
+		require.NoError(t, f.Decode(&doc))
+		require.NotEmpty(t, doc.Cases)
+		require.Equal(t, len(doc.Cases), replay(t, doc.Cases), "cases replayed")
+	})
 }
 
 // replay steps every case from its initial state with the recorded actions and compares the
-// state, observation, reward and termination of each step.
-func replay(t *testing.T, cases []trajectory) {
+// state, observation, reward and termination of each step; it returns the number of cases
+// replayed.
+func replay(t *testing.T, cases []trajectory) int {
+	done := 0
 	for ci, tc := range cases {
 		env, err := New(tc.Env)
-		require.NoError(t, err)
+		require.NoError(t, err, "case %d", ci)
 		spec := env.Spec()
 		num := make([]float32, spec.NumObs)
 		var state func() []float64
+		var dims int
 		switch e := env.(type) {
 		case *CartPole:
-			e.SetState([4]float64(tc.Init))
+			dims = 4
 			state = func() []float64 { s := e.State(); return s[:] }
 		case *Acrobot:
-			e.SetState([4]float64(tc.Init))
+			dims = 4
 			state = func() []float64 { s := e.State(); return s[:] }
 		case *MountainCar:
-			e.SetState(tc.Init[0], tc.Init[1])
+			dims = 2
 			state = func() []float64 { p, v := e.State(); return []float64{p, v} }
 		case *Pendulum:
-			e.SetState(tc.Init[0], tc.Init[1])
+			dims = 2
 			state = func() []float64 { a, b := e.State(); return []float64{a, b} }
 		default:
 			t.Fatalf("case %d: no state access for %s", ci, tc.Env)
 		}
+		require.Len(t, tc.Init, dims, "case %d (%s): init", ci, tc.Env)
+		switch e := env.(type) {
+		case *CartPole:
+			e.SetState([4]float64(tc.Init))
+		case *Acrobot:
+			e.SetState([4]float64(tc.Init))
+		case *MountainCar:
+			e.SetState(tc.Init[0], tc.Init[1])
+		case *Pendulum:
+			e.SetState(tc.Init[0], tc.Init[1])
+		}
+		require.NotEmpty(t, tc.Steps, "case %d (%s): no steps", ci, tc.Env)
 		// Acrobot is chaotic: libm's sin/cos may differ from Go's by an ulp, and errors grow.
 		tol := 1e-12
 		if spec.ID == "Acrobot-v1" {
 			tol = 1e-8
 		}
 		for si, st := range tc.Steps {
-			r, term := env.Step(nil, int(st.Action), []float32{float32(st.Action)}, num, nil)
-			got := state()
-			for k := range got {
-				require.InDelta(t, st.State[k], got[k], tol*(1+math.Abs(st.State[k])), "case %d (%s) step %d state %d", ci, tc.Env, si, k)
+			require.True(t, st.Action != nil && st.Reward != nil && st.Terminated != nil,
+				"case %d step %d: action, reward and terminated are required", ci, si)
+			r, term := env.Step(nil, int(*st.Action), []float32{float32(*st.Action)}, num, nil)
+			what := fmt.Sprintf("case %d (%s) step %d", ci, tc.Env, si)
+			golden.RequireClose(t, what+" state", state(), st.State, tol, tol)
+			obs := make([]float64, len(num))
+			for k, v := range num {
+				obs[k] = float64(v)
 			}
-			for k := range num {
-				require.InDelta(t, st.Obs[k], float64(num[k]), 1e-6*(1+math.Abs(st.Obs[k])), "case %d step %d obs %d", ci, si, k)
-			}
-			require.InDelta(t, st.Reward, r, 1e-12*(1+math.Abs(r)), "case %d step %d reward", ci, si)
-			require.Equal(t, st.Terminated, term, "case %d step %d terminated", ci, si)
+			golden.RequireClose(t, what+" obs", obs, st.Obs, 1e-6, 1e-6)
+			golden.RequireScalar(t, what+" reward", r, *st.Reward, 1e-12, 1e-12)
+			require.Equal(t, *st.Terminated, term, "%s terminated", what)
 		}
+		done++
+	}
+	return done
+}
+
+// A trajectory file with a nudged state, one value more in an observation, a missing reward
+// or a flipped termination fails.
+func TestGoldenDetectsBadCases(t *testing.T) {
+	files := golden.Select(t, "envs", recognizeTrajectories)
+	data := files[0].Data
+	step := func(doc map[string]any, c, s int) map[string]any {
+		return doc["cases"].([]any)[c].(map[string]any)["steps"].([]any)[s].(map[string]any)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(doc map[string]any)
+		want string
+	}{
+		{"nudged state", func(doc map[string]any) {
+			st := step(doc, 0, 4)["state"].([]any)
+			st[1] = golden.Nudge(st[1], 1e-9)
+		}, "case 0 (cartpole-v1) step 4 state[1]"},
+		{"one obs more", func(doc map[string]any) {
+			s := step(doc, 2, 7)
+			s["obs"] = append(s["obs"].([]any), json.Number("0"))
+		}, "case 2 (cartpole-v1) step 7 obs: got 4 values, want 5"},
+		{"missing reward", func(doc map[string]any) { delete(step(doc, 1, 0), "reward") }, "action, reward and terminated are required"},
+		{"flipped termination", func(doc map[string]any) {
+			steps := doc["cases"].([]any)[0].(map[string]any)["steps"].([]any)
+			s := steps[len(steps)-1].(map[string]any)
+			s["terminated"] = !s["terminated"].(bool)
+		}, "terminated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden.RequireDetects(t, "TestGolden", "zz_envs_"+strings.ReplaceAll(tc.name, " ", "_"), data, golden.Edit(t, data, tc.edit), tc.want)
+		})
 	}
 }
 
