@@ -42,7 +42,7 @@
 // differ, the code's behaviour is the default and a documented switch gives the paper's
 // (KD's SoftOnly, DKD's Variant, AT's Mode, DCD's Weighting, MDCS's Temperature, Dice's
 // Denominator). Golden tests compare outputs and gradients with vectors produced by the
-// official code (../shared/golden/distill and MOEBOOST_GOLDEN_DIR).
+// official code (testdata/golden/distill with ../shared/golden/distill, and MOEBOOST_GOLDEN_DIR).
 package distill
 
 import (

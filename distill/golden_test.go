@@ -3,10 +3,7 @@ package distill_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/moeboost/moeboost/internal/golden"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -17,12 +14,14 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/distill"
 	"github.com/moeboost/moeboost/distill/imbalance"
+	"github.com/moeboost/moeboost/internal/golden"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/stretchr/testify/require"
 )
 
-// The golden vectors (../shared/golden/distill and every MOEBOOST_GOLDEN_DIR directory) were
-// produced by the official code of each method (see the README there). Files are recognized
+// The golden vectors (testdata/golden/distill, ../shared/golden/distill and every
+// MOEBOOST_GOLDEN_DIR directory) were produced by the official code of each method (see the
+// README there). Files are recognized
 // by their content (reference repository and symbol), never by name; files of other kinds are
 // skipped. Every hyperparameter is read from the file.
 
@@ -107,10 +106,6 @@ func (t goldenTensor) tensor() *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(vals, dims...)
 }
 
-// goldenDirs returns the distill golden directories: ../shared/golden/distill (or the
-// repository's copy) and every MOEBOOST_GOLDEN_DIR entry; see internal/golden.
-func goldenDirs(_ *testing.T) []string { return golden.Dirs("distill") }
-
 // computation is a golden case turned into a graph: the inputs it feeds (by name), the
 // outputs and intermediates it builds.
 type computation struct {
@@ -150,45 +145,125 @@ func hpString(f *goldenFile, key, def string) string {
 
 func hasInput(f *goldenFile, name string) bool { _, ok := f.Inputs[name]; return ok }
 
-// classify recognizes a golden file by its content and returns its computation; "" kind means
-// "not a distill file" (skipped).
-func classify(t *testing.T, f *goldenFile) (string, *computation) {
+// kindOf recognizes a distill golden file by its content (reference repository and symbol,
+// as listed in testdata/golden/distill/README.md); "" means not a distill file.
+func kindOf(f *goldenFile) string {
 	sym, repo := f.Reference.Symbol, f.Reference.Repo
 	switch {
 	case repo == "yoshitomo-matsubara/torchdistill" && sym == "KDLoss":
-		return "kd", kdCase(t, f)
+		return "kd"
+	case sym == "kd_loss" && strings.Contains(repo, "logit-standardization-KD"):
+		return "lskd"
+	case sym == "DIST" && (strings.Contains(repo, "image_classification_sota") || strings.Contains(repo, "DIST_KD")):
+		return "dist"
 	case sym == "dkd_loss" && strings.Contains(repo, "mdistiller"):
-		return "dkd", dkdCase(t, f, "mdistiller")
+		return "dkd"
 	case sym == "dkd_loss" && strings.Contains(repo, "MDCS"):
-		return "dkd_mdcs", dkdCase(t, f, "mdcs")
+		return "dkd_mdcs"
 	case sym == "MDCSLoss":
-		return "mdcs", mdcsCase(t, f)
+		return "mdcs"
 	case strings.Contains(sym, "Custom_CrossEntropy_PSKD"):
-		return "pskd", pskdCase(t, f)
+		return "pskd"
 	case sym == "DiceLoss":
-		return "dice", diceCase(t, f)
+		return "dice"
 	case strings.HasPrefix(sym, "interpolated_lower_bound"):
-		return "mi_alpha", miAlphaCase(t, f)
+		return "mi_alpha"
 	case sym == "tuba_lower_bound":
-		return "tuba", tubaCase(f)
+		return "tuba"
 	case sym == "nwj_lower_bound":
-		return "nwj", &computation{inputs: []string{"scores"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+		return "nwj"
+	case sym == "infonce_lower_bound":
+		return "infonce"
+	case sym == "RKDLoss":
+		return "rkd"
+	case sym == "PKTLoss":
+		return "pkt"
+	case sym == "ATLoss":
+		return "at"
+	case strings.Contains(sym, "ConvReg"):
+		return "fitnet"
+	}
+	return ""
+}
+
+// classify returns the computation of a recognized golden file.
+func classify(t *testing.T, f *goldenFile) *computation {
+	switch kindOf(f) {
+	case "kd":
+		return kdCase(t, f)
+	case "lskd":
+		return lskdCase(t, f)
+	case "dist":
+		return distCase(t, f)
+	case "dkd":
+		return dkdCase(t, f, "mdistiller")
+	case "dkd_mdcs":
+		return dkdCase(t, f, "mdcs")
+	case "mdcs":
+		return mdcsCase(t, f)
+	case "pskd":
+		return pskdCase(t, f)
+	case "dice":
+		return diceCase(t, f)
+	case "mi_alpha":
+		return miAlphaCase(t, f)
+	case "tuba":
+		return tubaCase(f)
+	case "nwj":
+		return &computation{inputs: []string{"scores"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
 			return map[string]*Node{"bound": distill.NWJBound(in["scores"])}, nil
 		}}
-	case sym == "infonce_lower_bound":
-		return "infonce", &computation{inputs: []string{"scores"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+	case "infonce":
+		return &computation{inputs: []string{"scores"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
 			return map[string]*Node{"bound": distill.InfoNCEBound(in["scores"])}, nil
 		}}
-	case sym == "RKDLoss":
-		return "rkd", rkdCase(t, f)
-	case sym == "PKTLoss":
-		return "pkt", pktCase(t, f)
-	case sym == "ATLoss":
-		return "at", atCase(t, f)
-	case strings.Contains(sym, "ConvReg"):
-		return "fitnet", fitnetCase(t, f)
+	case "rkd":
+		return rkdCase(t, f)
+	case "pkt":
+		return pktCase(t, f)
+	case "at":
+		return atCase(t, f)
+	case "fitnet":
+		return fitnetCase(t, f)
 	}
-	return "", nil
+	t.Fatalf("no computation for %s %s", f.Reference.Repo, f.Reference.Symbol)
+	return nil
+}
+
+// lskdCase: mdistiller's KD with logit standardization (Sun et al.'s code): forward_train's
+// weighted CE and KD terms; KD here with Standardize, Alpha = kd_loss_weight and HardWeight =
+// ce_loss_weight.
+func lskdCase(t *testing.T, f *goldenFile) *computation {
+	temp := hpFloat(t, f, "temperature")
+	ceW, kdW := hpFloat(t, f, "ce_loss_weight"), hpFloat(t, f, "kd_loss_weight")
+	stand, ok := f.Hyperparams["logit_stand"].(bool)
+	require.True(t, ok, "hyperparameter logit_stand missing or not a bool")
+	k, err := distill.NewKD(distill.KDConfig{Temperature: temp, Alpha: distill.Float(kdW), HardWeight: distill.Float(ceW), Standardize: stand})
+	require.NoError(t, err)
+	return &computation{inputs: []string{"logits_student", "logits_teacher", "target"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+		s, tl, y := in["logits_student"], StopGradient(in["logits_teacher"]), in["target"]
+		hard, soft := k.Parts(s, tl, y)
+		kdLoss := MulScalar(soft, temp*temp)
+		return map[string]*Node{"loss": k.Compute(s, tl, y), "loss_ce": MulScalar(hard, ceW), "loss_kd": MulScalar(kdLoss, kdW), "kd_loss": kdLoss}, nil
+	}}
+}
+
+// distCase: DIST (hunto's classification code), with β, γ, τ from the file; inter_loss and
+// intra_loss carry τ² as the official forward returns them.
+func distCase(t *testing.T, f *goldenFile) *computation {
+	beta, gamma, tau := hpFloat(t, f, "beta"), hpFloat(t, f, "gamma"), hpFloat(t, f, "tau")
+	d, err := distill.NewDIST(distill.DISTConfig{Beta: beta, Gamma: gamma, Tau: tau})
+	require.NoError(t, err)
+	return &computation{inputs: []string{"z_s", "z_t"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+		s, tl := in["z_s"], StopGradient(in["z_t"])
+		inter, intra := d.Parts(s, tl)
+		inter, intra = MulScalar(inter, tau*tau), MulScalar(intra, tau*tau)
+		loss := d.Compute(s, tl)
+		if beta == 0 || gamma == 0 { // the Config reads 0 as the default 1: weigh the parts here
+			loss = Add(MulScalar(inter, beta), MulScalar(intra, gamma))
+		}
+		return map[string]*Node{"loss": loss, "inter_loss": inter, "intra_loss": intra}, nil
+	}}
 }
 
 func kdCase(t *testing.T, f *goldenFile) *computation {
@@ -491,12 +566,7 @@ func runGolden(t *testing.T, f *goldenFile, c *computation) {
 		default:
 			require.Failf(t, "unexpected dtype", "%s: %s", what, gotT.DType())
 		}
-		w := want.floats()
-		require.Len(t, g, len(w), what)
-		for i := range w {
-			diff := math.Abs(g[i] - w[i])
-			require.LessOrEqualf(t, diff, tol.Atol+tol.Rtol*math.Abs(w[i]), "%s[%d]: got %.17g want %.17g", what, i, g[i], w[i])
-		}
+		golden.RequireClose(t, what, g, want.floats(), tol.Atol, tol.Rtol)
 	}
 	for i, k := range outKeys {
 		check("output "+k, f.Outputs[k], got[i])
@@ -506,38 +576,86 @@ func runGolden(t *testing.T, f *goldenFile, c *computation) {
 	}
 }
 
+// recognizeDistill: a distill golden file is a JSON object with "reference" and "inputs"
+// whose reference names a method this package implements (kindOf).
+func recognizeDistill(f golden.File) golden.Verdict {
+	if !f.Has("reference", "inputs") {
+		return golden.Unknown
+	}
+	var g goldenFile
+	if f.Decode(&g) != nil || kindOf(&g) == "" {
+		return golden.Unknown
+	}
+	return golden.Mine
+}
+
+// TestGolden runs every distill golden file (testdata/golden/distill, ../shared/golden/distill
+// and MOEBOOST_GOLDEN_DIR): every output and every gradient is compared element by element.
 func TestGolden(t *testing.T) {
-	seen := 0
+	files := golden.Select(t, "distill", recognizeDistill)
 	kinds := map[string]int{}
-	for _, dir := range goldenDirs(t) {
-		entries, err := os.ReadDir(dir)
-		if os.IsNotExist(err) {
-			t.Logf("golden directory %s does not exist", dir)
+	golden.Run(t, files, func(t *testing.T, gf golden.File) {
+		var f goldenFile
+		require.NoError(t, gf.Decode(&f))
+		require.NotEmpty(t, f.Outputs, "no outputs")
+		c := classify(t, &f)
+		runGolden(t, &f, c)
+		kinds[kindOf(&f)]++
+	})
+	t.Logf("golden cases by kind: %v", kinds)
+}
+
+// Every method the README lists as golden has cases in the own directories, LSKD, DIST and
+// InfoNCE included.
+func TestGoldenCoversMethods(t *testing.T) {
+	kinds := map[string]int{}
+	for _, gf := range golden.Select(t, "distill", recognizeDistill) {
+		if !gf.Own {
 			continue
 		}
-		require.NoError(t, err)
-		for _, e := range entries {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			raw, err := os.ReadFile(path)
-			require.NoError(t, err)
-			var f goldenFile
-			if err := json.Unmarshal(raw, &f); err != nil || len(f.Inputs) == 0 {
-				continue // Not a golden vector of this format.
-			}
-			name := strings.TrimSuffix(e.Name(), ".json")
-			kind, c := classify(t, &f)
-			if c == nil {
-				t.Logf("skipping %s: not a distill golden file (%s %s)", path, f.Reference.Repo, f.Reference.Symbol)
-				continue
-			}
-			seen++
-			kinds[kind]++
-			t.Run(name, func(t *testing.T) { runGolden(t, &f, c) })
-		}
+		var f goldenFile
+		require.NoError(t, gf.Decode(&f))
+		kinds[kindOf(&f)]++
 	}
-	require.Positive(t, seen, "no golden files found")
-	t.Logf("golden cases by kind: %v", kinds)
+	for _, k := range []string{"kd", "lskd", "dist", "dkd", "dkd_mdcs", "mdcs", "pskd", "dice", "mi_alpha", "tuba", "nwj", "infonce", "rkd", "pkt", "at", "fitnet"} {
+		require.Positive(t, kinds[k], "no golden case of %s in %v", k, golden.OwnDirs("distill"))
+	}
+}
+
+// A distill case with a NaN input, a nudged output, a gradient with one value more or a
+// missing output fails.
+func TestGoldenDetectsBadCases(t *testing.T) {
+	byName := map[string][]byte{}
+	for _, f := range golden.Select(t, "distill", recognizeDistill) {
+		byName[f.Name] = f.Data
+	}
+	tensor := func(doc map[string]any, part, name string) map[string]any {
+		return doc[part].(map[string]any)[name].(map[string]any)
+	}
+	for _, tc := range []struct {
+		name, file string
+		edit       func(doc map[string]any)
+		want       string
+	}{
+		{"NaN input", "lskd_s1", func(doc map[string]any) {
+			tensor(doc, "inputs", "logits_student")["values"].([]any)[3] = "nan"
+		}, "NaN"},
+		{"nudged output", "dist_s1", func(doc map[string]any) {
+			v := tensor(doc, "outputs", "intra_loss")["values"].([]any)
+			v[0] = golden.Nudge(v[0], 1e-7)
+		}, "output intra_loss[0]"},
+		{"one gradient value more", "distiller_infonce_s1", func(doc map[string]any) {
+			g := tensor(doc, "grads", "scores")
+			g["values"] = append(g["values"].([]any), json.Number("0"))
+		}, "grad scores"},
+		{"unknown output", "kd_torchdistill_s1", func(doc map[string]any) {
+			doc["outputs"].(map[string]any)["loss_extra"] = tensor(doc, "outputs", "loss")
+		}, "loss_extra"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, ok := byName[tc.file]
+			require.True(t, ok, "%s.json not found", tc.file)
+			golden.RequireDetects(t, "TestGolden", "zz_distill_"+strings.ReplaceAll(tc.name, " ", "_"), data, golden.Edit(t, data, tc.edit), tc.want)
+		})
+	}
 }
