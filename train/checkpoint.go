@@ -1,9 +1,11 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
@@ -34,7 +36,10 @@ import (
 // GoMLX's decoder (JSON syntax, gzip CRC and length, tensor sizes). OpenCheckpoint then warns
 // with one line naming the skipped file, renames its files aside (suffix ".damaged", so they
 // are neither loaded nor counted by Keep again, and nothing is deleted), and resumes from the
-// newest intact checkpoint.
+// newest intact checkpoint. A checkpoint whose files match their record but which GoMLX cannot
+// load (say, a format this version does not read), or one that cannot be read at all
+// (permissions), is not damaged: opening fails with that error, and nothing is skipped or
+// renamed.
 type Checkpointer struct {
 	dir     string
 	keep    int
@@ -82,7 +87,11 @@ func OpenCheckpoint(store *model.Store, dir string, keep int) (*Checkpointer, er
 	var failures []string
 	for i := len(names) - 1; i >= 0; i-- { // Newest first.
 		name := names[i]
-		err := c.verify(name)
+		recorded, err := c.verify(name)
+		var d *damage
+		if err != nil && !errors.As(err, &d) {
+			return nil, fmt.Errorf("checking checkpoint %s in %s: %w", name, dir, err)
+		}
 		if err == nil {
 			// GoMLX's handler loads lazily (a variable gets its saved value when the model
 			// creates it, keeping its trainable flag) and its Save writes back the values not
@@ -95,6 +104,11 @@ func OpenCheckpoint(store *model.Store, dir string, keep int) (*Checkpointer, er
 				}
 			}
 			c.staging, err = checkpoint.Build(store).Dir(staging).Keep(1).Done()
+			if err != nil && (recorded || errors.Is(err, fs.ErrPermission)) {
+				// The files are intact (or unreadable, not damaged): an older checkpoint is no
+				// answer (e.g. a format this GoMLX does not read).
+				return nil, fmt.Errorf("loading checkpoint %s from %s: %w", name, dir, err)
+			}
 		}
 		if err == nil {
 			c.loaded = name
@@ -188,41 +202,49 @@ func crcFile(path string) (sum uint32, size int64, err error) {
 	return h.Sum32(), size, err
 }
 
+// damage is a failed check of a checkpoint's files (as opposed to an error reading them).
+type damage struct{ reason string }
+
+func (d *damage) Error() string { return d.reason }
+
+func damaged(format string, args ...any) error { return &damage{fmt.Sprintf(format, args...)} }
+
 // verify checks the files of checkpoint name against its checksum record, when it has one
-// (checkpoints written by GoMLX itself or by older moeboost versions do not: then only the
-// decoder checks them).
-func (c *Checkpointer) verify(name string) error {
+// (recorded reports whether it does: checkpoints written by GoMLX itself or by older moeboost
+// versions do not, and then only the decoder checks them). A failed check is a *damage; any
+// other error is a failure to read the files.
+func (c *Checkpointer) verify(name string) (recorded bool, err error) {
 	rec, err := os.ReadFile(filepath.Join(c.dir, name+sumExt))
 	if os.IsNotExist(err) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	lines := strings.Split(strings.TrimSuffix(string(rec), "\n"), "\n")
 	if len(lines) != 2 {
-		return fmt.Errorf("its checksum record %s is malformed: %d lines, want 2", sumExt, len(lines))
+		return true, damaged("its checksum record %s is malformed: %d lines, want 2", sumExt, len(lines))
 	}
 	for i, ext := range []string{".bin", ".json"} {
 		var want uint32
 		var wantSize int64
 		var gotExt string
 		if n, err := fmt.Sscanf(lines[i], "%x %d %s", &want, &wantSize, &gotExt); n != 3 || err != nil || gotExt != ext {
-			return fmt.Errorf("its checksum record %s is malformed: line %d is %q, want \"<crc32c> <size> %s\"",
+			return true, damaged("its checksum record %s is malformed: line %d is %q, want \"<crc32c> <size> %s\"",
 				sumExt, i+1, lines[i], ext)
 		}
 		sum, size, err := crcFile(filepath.Join(c.dir, name+ext))
 		if err != nil {
-			return err
+			return true, err
 		}
 		if size != wantSize {
-			return fmt.Errorf("its %s is %d bytes, its checksum record says %d (truncated or extended)", ext, size, wantSize)
+			return true, damaged("its %s is %d bytes, its checksum record says %d (truncated or extended)", ext, size, wantSize)
 		}
 		if sum != want {
-			return fmt.Errorf("its %s has CRC-32C %08x, its checksum record says %08x (overwritten)", ext, sum, want)
+			return true, damaged("its %s has CRC-32C %08x, its checksum record says %08x (overwritten)", ext, sum, want)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func linkOrCopy(src, dst string) error {

@@ -3,6 +3,7 @@ package train_test
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -194,4 +195,40 @@ func TestNoIntactCheckpoint(t *testing.T) {
 	for _, e := range after {
 		require.False(t, strings.HasSuffix(e.Name(), ".damaged"), e.Name())
 	}
+}
+
+// TestIntactButUnloadableCheckpoint: a checkpoint whose files match their checksum record but
+// that GoMLX cannot load (here: a compression format it does not know, as a newer GoMLX might
+// write) is not damage: opening fails with GoMLX's error instead of silently resuming from an
+// older checkpoint, and nothing is renamed.
+func TestIntactButUnloadableCheckpoint(t *testing.T) {
+	warnings := captureWarnings(t)
+	dir := t.TempDir()
+	_, err := train.Run(context.Background(), resumeConfig(t, dir, 100))
+	require.NoError(t, err)
+	ck, err := train.OpenCheckpoint(model.NewStore(), dir, 2)
+	require.NoError(t, err)
+	names, err := ck.List()
+	require.NoError(t, err)
+	newest := filepath.Join(dir, names[1])
+
+	bin, err := os.ReadFile(newest + ".bin")
+	require.NoError(t, err)
+	const header = "gomlx_checkpointss\x04gzip" // GoMLX's header of a gzip-compressed data file
+	require.True(t, strings.HasPrefix(string(bin), header))
+	bin = append([]byte("gomlx_checkpointss\x04zstd"), bin[len(header):]...)
+	require.NoError(t, os.WriteFile(newest+".bin", bin, 0o644))
+	js, err := os.ReadFile(newest + ".json")
+	require.NoError(t, err)
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	record := fmt.Sprintf("%08x %d .bin\n%08x %d .json\n", crc32.Checksum(bin, castagnoli), len(bin),
+		crc32.Checksum(js, castagnoli), len(js))
+	require.NoError(t, os.WriteFile(newest+".crc32c", []byte(record), 0o644))
+
+	_, err = train.OpenCheckpoint(model.NewStore(), dir, 2)
+	require.ErrorContains(t, err, "loading checkpoint "+names[1])
+	require.ErrorContains(t, err, "unsupported compression")
+	require.Empty(t, *warnings)
+	_, err = os.Stat(newest + ".json")
+	require.NoError(t, err, "not renamed")
 }
