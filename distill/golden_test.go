@@ -230,32 +230,70 @@ func classify(t *testing.T, f *goldenFile) *computation {
 	return nil
 }
 
-// lskdCase: mdistiller's KD with logit standardization (Sun et al.'s code): forward_train's
-// weighted CE and KD terms; KD here with Standardize, Alpha = kd_loss_weight and HardWeight =
-// ce_loss_weight.
+// inputNamed returns the first of names that the file has as an input.
+func inputNamed(t *testing.T, f *goldenFile, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if hasInput(f, n) {
+			return n
+		}
+	}
+	t.Fatalf("the file has none of the inputs %q", names)
+	return ""
+}
+
+// lskdCase: mdistiller's kd_loss with logit standardization (Sun et al.'s code), KD here with
+// Standardize. With ce_loss_weight and kd_loss_weight (KD.forward_train's weights) "loss" is
+// the weighted total (Alpha = kd_loss_weight, HardWeight = ce_loss_weight), "loss_ce" and
+// "loss_kd" its terms; without them "loss" is kd_loss itself. "kd_loss" is always the
+// unweighted kd_loss (T² applied).
 func lskdCase(t *testing.T, f *goldenFile) *computation {
 	temp := hpFloat(t, f, "temperature")
-	ceW, kdW := hpFloat(t, f, "ce_loss_weight"), hpFloat(t, f, "kd_loss_weight")
 	stand, ok := f.Hyperparams["logit_stand"].(bool)
 	require.True(t, ok, "hyperparameter logit_stand missing or not a bool")
+	_, weighted := f.Hyperparams["kd_loss_weight"]
+	ceW, kdW := 0.0, 1.0
+	if weighted {
+		ceW, kdW = hpFloat(t, f, "ce_loss_weight"), hpFloat(t, f, "kd_loss_weight")
+	}
 	k, err := distill.NewKD(distill.KDConfig{Temperature: temp, Alpha: distill.Float(kdW), HardWeight: distill.Float(ceW), Standardize: stand})
 	require.NoError(t, err)
-	return &computation{inputs: []string{"logits_student", "logits_teacher", "target"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
-		s, tl, y := in["logits_student"], StopGradient(in["logits_teacher"]), in["target"]
+	sName := inputNamed(t, f, "logits_student", "logits_student_in")
+	tName := inputNamed(t, f, "logits_teacher", "logits_teacher_in")
+	inputs := []string{sName, tName}
+	if weighted {
+		inputs = append(inputs, inputNamed(t, f, "target"))
+	}
+	return &computation{inputs: inputs, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+		s, tl := in[sName], StopGradient(in[tName])
+		if !weighted {
+			_, soft := k.Parts(s, tl, nil)
+			kdLoss := MulScalar(soft, temp*temp)
+			// Compute without labels is torchdistill's soft-only branch (no T²); kd_loss has T².
+			return map[string]*Node{"loss": kdLoss, "kd_loss": kdLoss}, nil
+		}
+		y := in["target"]
 		hard, soft := k.Parts(s, tl, y)
 		kdLoss := MulScalar(soft, temp*temp)
 		return map[string]*Node{"loss": k.Compute(s, tl, y), "loss_ce": MulScalar(hard, ceW), "loss_kd": MulScalar(kdLoss, kdW), "kd_loss": kdLoss}, nil
 	}}
 }
 
-// distCase: DIST (hunto's classification code), with β, γ, τ from the file; inter_loss and
-// intra_loss carry τ² as the official forward returns them.
+// distCase: DIST (hunto's classification code; its segmentation copy in hunto/DIST_KD has no
+// τ, i.e. τ = 1, and flattens [N, C, H, W] inputs as transpose(1, 3).reshape(-1, C)), with β, γ,
+// τ from the file; inter_loss and intra_loss carry τ² as the official forward returns them.
 func distCase(t *testing.T, f *goldenFile) *computation {
-	beta, gamma, tau := hpFloat(t, f, "beta"), hpFloat(t, f, "gamma"), hpFloat(t, f, "tau")
+	beta, gamma, tau := hpFloat(t, f, "beta"), hpFloat(t, f, "gamma"), hpFloatOr(f, "tau", 1)
 	d, err := distill.NewDIST(distill.DISTConfig{Beta: beta, Gamma: gamma, Tau: tau})
 	require.NoError(t, err)
-	return &computation{inputs: []string{"z_s", "z_t"}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
-		s, tl := in["z_s"], StopGradient(in["z_t"])
+	sName := inputNamed(t, f, "z_s", "y_s", "logits_student", "student_logits")
+	tName := inputNamed(t, f, "z_t", "y_t", "logits_teacher", "teacher_logits")
+	return &computation{inputs: []string{sName, tName}, build: func(in map[string]*Node) (map[string]*Node, map[string]*Node) {
+		s, tl := in[sName], StopGradient(in[tName])
+		if s.Rank() == 4 { // [N, C, H, W] -> [N·W·H, C], the official order
+			c := s.Shape().Dimensions[1]
+			s, tl = Reshape(Transpose(s, 1, 3), -1, c), Reshape(Transpose(tl, 1, 3), -1, c)
+		}
 		inter, intra := d.Parts(s, tl)
 		inter, intra = MulScalar(inter, tau*tau), MulScalar(intra, tau*tau)
 		loss := d.Compute(s, tl)

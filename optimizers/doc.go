@@ -23,7 +23,8 @@
 // GoMLX's other optimizers ("adam", "adamax", "rmsprop") stay reachable through New. Each
 // optimizer's doc comment gives the paper, the reference code, the rule as that code runs it,
 // the defaults, the state it keeps and its deviations; the golden tests replay the reference
-// implementations' trajectories (../shared/golden/optimizers) step by step.
+// implementations' trajectories (testdata/golden/optimizers with ../shared/golden/optimizers)
+// step by step.
 //
 // # Composition
 //

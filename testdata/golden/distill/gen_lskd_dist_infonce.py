@@ -6,7 +6,8 @@ file and commit it re-states. Run with Debian's python3-torch 1.13 (CPU, float64
 
     cd testdata/golden/distill && /usr/bin/python3 gen_lskd_dist_infonce.py
 
-It writes lskd_s{1,2}.json, dist_s{1,2}.json and distiller_infonce_s{1,2}.json here, in the
+It writes lskd_s{1,2,3}.json, dist_s{1,2}.json, dist_segmentation_s1.json and
+distiller_infonce_s{1,2}.json here, in the
 format of README.md (inputs, outputs and autograd gradients of the student-side inputs).
 """
 import json
@@ -75,6 +76,27 @@ def dist_forward(z_s, z_t, beta, gamma, tau):
     intra_loss = tau**2 * dist_intra_class_relation(y_s, y_t)
     kd_loss = beta * inter_loss + gamma * intra_loss
     return kd_loss, inter_loss, intra_loss
+
+
+# --- hunto/DIST_KD, segmentation/losses/dist_kd.py (commit
+# 2418f18b1fedd7c2646a7b1b9a27d5c674c2170b): the segmentation copy of DIST, without tau and
+# with [N, C, H, W] inputs flattened to [N*W*H, C].
+DIST_SEG_REF = {"repo": "hunto/DIST_KD", "file": "segmentation/losses/dist_kd.py",
+                "commit": "2418f18b1fedd7c2646a7b1b9a27d5c674c2170b", "symbol": "DIST"}
+
+
+def dist_seg_forward(y_s, y_t, beta, gamma):
+    assert y_s.ndim in (2, 4)
+    if y_s.ndim == 4:
+        num_classes = y_s.shape[1]
+        y_s = y_s.transpose(1, 3).reshape(-1, num_classes)
+        y_t = y_t.transpose(1, 3).reshape(-1, num_classes)
+    y_s = y_s.softmax(dim=1)
+    y_t = y_t.softmax(dim=1)
+    inter_loss = dist_inter_class_relation(y_s, y_t)
+    intra_loss = dist_intra_class_relation(y_s, y_t)
+    loss = beta * inter_loss + gamma * intra_loss
+    return loss, inter_loss, intra_loss
 
 
 # --- Cli212/Distiller, src/Distiller/textbrewer/losses.py
@@ -164,6 +186,46 @@ def dist_case(seed, b, c, beta, gamma, tau):
     })
 
 
+def lskd_bare_case(seed, b, c, temperature):
+    rng = np.random.default_rng(seed)
+    s = torch.tensor(rng.normal(size=(b, c)) * 3.0 - 7.0, requires_grad=True)
+    t = torch.tensor(rng.normal(size=(b, c)) * 0.2)
+    kd = lskd_kd_loss(s, t, temperature, True)
+    write("lskd_s%d" % seed, {
+        "function": "LSKD: mdistiller kd_loss with logit_stand (the function alone)",
+        "reference": LSKD_REF,
+        "hyperparams": {"temperature": temperature, "logit_stand": True},
+        "reduction": "loss = kd_loss(s, t, T, True) = T^2*KL(softmax(norm(t)/T) || log_softmax(norm(s)/T)).sum(1).mean(); norm(z) = (z - mean(z)) / (1e-7 + std(z)), torch.std (Bessel).",
+        "dtype": "float64",
+        "tolerance": TOL,
+        "seed": seed,
+        "inputs": {"logits_student": tensor(s), "logits_teacher": tensor(t)},
+        "outputs": {"loss": tensor(kd), "kd_loss": tensor(kd)},
+        "grads": {"logits_student": tensor(grad(kd, s))},
+        "notes": "kd_loss without forward_train's weights (no ce_loss_weight / kd_loss_weight in hyperparams). A low-variance teacher (std 0.2) that standardization stretches to unit variance.",
+    })
+
+
+def dist_seg_case(seed, n, c, h, w, beta, gamma):
+    rng = np.random.default_rng(seed)
+    s = torch.tensor(rng.normal(size=(n, c, h, w)) * 2.0, requires_grad=True)
+    t = torch.tensor(rng.normal(size=(n, c, h, w)) * 3.0)
+    loss, inter, intra = dist_seg_forward(s, t, beta, gamma)
+    write("dist_segmentation_s%d" % seed, {
+        "function": "DIST (segmentation copy: no tau, [N, C, H, W] logits)",
+        "reference": DIST_SEG_REF,
+        "hyperparams": {"beta": beta, "gamma": gamma},
+        "reduction": "z [N, C, H, W] -> z.transpose(1, 3).reshape(-1, C); y = softmax; loss = beta*(1 - mean pearson over rows) + gamma*(1 - mean pearson over columns), no tau.",
+        "dtype": "float64",
+        "tolerance": TOL,
+        "seed": seed,
+        "inputs": {"y_s": tensor(s), "y_t": tensor(t)},
+        "outputs": {"loss": tensor(loss), "inter_loss": tensor(inter), "intra_loss": tensor(intra)},
+        "grads": {"y_s": tensor(grad(loss, s))},
+        "notes": "The segmentation DIST of hunto/DIST_KD (the repository's own file; its classification code is a submodule). Without tau, i.e. tau = 1. y_t is the teacher's output (constant).",
+    })
+
+
 def infonce_case(seed, b, diag_boost):
     rng = np.random.default_rng(seed)
     f = rng.normal(size=(b, b)) + diag_boost * np.eye(b)
@@ -189,5 +251,7 @@ lskd_case(1, 8, 10, 2.0, 0.1, 9.0, 1.0, 0.0)
 lskd_case(2, 6, 7, 4.0, 1.0, 1.0, 6.0, 25.0)
 dist_case(1, 8, 10, 1.0, 1.0, 1.0)
 dist_case(2, 6, 7, 2.0, 0.5, 4.0)
+lskd_bare_case(3, 5, 6, 3.0)
+dist_seg_case(1, 2, 5, 3, 4, 1.0, 1.0)
 infonce_case(1, 8, 2.0)
 infonce_case(2, 5, 0.0)
