@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -282,4 +283,29 @@ func TestDirsCompat(t *testing.T) {
 	require.Equal(t, extra, dirs[1])
 	_, err := os.Stat(filepath.Join(Root(), "go.mod"))
 	require.NoError(t, err)
+}
+
+// TestRunFixture runs two cases through Run; with GOLDEN_RUN_FIXTURE=skip (set by
+// TestRunFailsOnSkip in a child process) the second one skips itself.
+func TestRunFixture(t *testing.T) {
+	mode := os.Getenv("GOLDEN_RUN_FIXTURE")
+	ran := []string{}
+	Run(t, []File{{Name: "a"}, {Name: "b"}}, func(t *testing.T, f File) {
+		ran = append(ran, f.Name)
+		if mode == "skip" && f.Name == "b" {
+			t.Skip("b skips itself")
+		}
+	})
+	require.Equal(t, []string{"a", "b"}, ran)
+}
+
+// A skipped golden case fails its test and the count (skipping is how a golden set shrinks
+// silently).
+func TestRunFailsOnSkip(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunFixture$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GOLDEN_RUN_FIXTURE=skip")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "a skipped case must fail:\n%s", out)
+	require.Contains(t, string(out), "was skipped; every golden case must run")
+	require.Contains(t, string(out), "golden cases completed: 1, want 2")
 }
