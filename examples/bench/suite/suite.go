@@ -26,9 +26,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/moeboost/moeboost/internal/registry"
+	"github.com/moeboost/moeboost/train/data"
 )
 
 // Result is one row of the JSON result file: the mean (and std) over seeds of one metric of one
@@ -62,6 +65,9 @@ type Options struct {
 	// DataFile (-data) and TextFile (-text), when set, replace the default data of the
 	// benchmarks that use tabular data or text.
 	DataFile, TextFile string
+	// Data holds how DataFile is read and converted (-header, -label, -task, -categorical,
+	// -impute); see LoadTable and LoadFrame.
+	Data data.Options
 	// PlotDir, when set, is where benchmarks write their curves (PNG), named "<benchmark>-*.png".
 	PlotDir string
 	// Out receives tables and log lines; progress bars go to stderr.
@@ -147,8 +153,9 @@ func Row(benchmark, task, arm, metric string, perSeed []float64, msPerStep float
 		Extra: map[string]any{"per_seed": append([]float64(nil), perSeed...)}}
 }
 
-// MarshalJSON writes non-finite Value, Std and MsPerStep (a diverged run) as null, since JSON
-// has no NaN or infinity.
+// MarshalJSON writes every non-finite float (a diverged run) as null, since JSON has no NaN or
+// infinity: Value, Std and MsPerStep, and any float anywhere inside Extra (per-seed slices,
+// nested maps and slices, structs), so one diverged fold never stops the suite from writing.
 func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
 	type out struct {
@@ -156,6 +163,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Value     *float64 `json:"value"`
 		Std       *float64 `json:"std"`
 		MsPerStep *float64 `json:"ms_per_step"`
+		Extra     any      `json:"extra,omitempty"`
 	}
 	fin := func(x float64) *float64 {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -163,7 +171,97 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		}
 		return &x
 	}
-	return json.Marshal(out{plain: plain(r), Value: fin(r.Value), Std: fin(r.Std), MsPerStep: fin(r.MsPerStep)})
+	o := out{plain: plain(r), Value: fin(r.Value), Std: fin(r.Std), MsPerStep: fin(r.MsPerStep)}
+	if len(r.Extra) > 0 {
+		o.Extra = JSONSafe(r.Extra)
+	}
+	return json.Marshal(o)
+}
+
+var jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+
+// JSONSafe returns a copy of v in which every non-finite float (NaN, ±Inf), at any depth of
+// slices, arrays, maps, pointers, interfaces and structs, is nil (JSON null); finite floats,
+// other scalars and values that marshal themselves (json.Marshaler, e.g. time.Time) are kept.
+// Slices and arrays become []any, maps map[string]any (keys as encoding/json writes them) and
+// structs map[string]any keyed by their JSON field names. v itself is never modified.
+func JSONSafe(v any) any {
+	if v == nil {
+		return nil
+	}
+	return jsonSafe(reflect.ValueOf(v))
+}
+
+func jsonSafe(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Type().Implements(jsonMarshalerType) && v.Kind() != reflect.Interface {
+		if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Map || v.Kind() == reflect.Slice) && v.IsNil() {
+			return nil
+		}
+		return v.Interface()
+	}
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		x := v.Float()
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return v.Interface()
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return jsonSafe(v.Elem())
+	case reflect.Slice:
+		if v.IsNil() {
+			return nil
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 { // []byte: encoding/json writes base64
+			return v.Interface()
+		}
+		fallthrough
+	case reflect.Array:
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = jsonSafe(v.Index(i))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			out[fmt.Sprint(it.Key().Interface())] = jsonSafe(it.Value())
+		}
+		return out
+	case reflect.Struct:
+		out := make(map[string]any)
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" && opts == "" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if strings.Contains(opts, "omitempty") && v.Field(i).IsZero() {
+				continue
+			}
+			out[name] = jsonSafe(v.Field(i))
+		}
+		return out
+	default:
+		return v.Interface()
+	}
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (null becomes NaN).
