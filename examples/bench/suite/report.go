@@ -324,7 +324,7 @@ func buildTable(task string, group []Result) reportTable {
 			seeds, steps = max(seeds, r.Seeds), max(steps, r.Steps)
 		}
 		row.Cells = append(row.Cells, reportCell{Text: fmt.Sprintf("%d · %d", seeds, steps)})
-		row.Notes = notes(a.rows)
+		row.Notes = notes(a.rows, len(anchors) > 0)
 		t.Rows = append(t.Rows, row)
 	}
 	return t
@@ -387,14 +387,14 @@ func ratioText(v, ref float64) string {
 
 // notes joins an arm's Extra fields that read well in one line: scalars and short lists of
 // scalars, strings cut at 120 characters; per-seed values, curves, maps and the keys the table
-// already shows are left out. A key whose value differs between the arm's metrics is shown per
-// metric.
-func notes(rows []Result) string {
+// already shows are left out (with ratio columns, so are the older "ratio_vs_*" fields). A key
+// whose value differs between the arm's metrics is shown per metric.
+func notes(rows []Result, ratioColumns bool) string {
 	skip := map[string]bool{"per_seed": true, ExtraAnchor: true, ExtraHigherIsBetter: true}
 	vals := map[string][]string{}
 	for _, r := range rows {
 		for k, v := range r.Extra {
-			if skip[k] {
+			if skip[k] || (ratioColumns && strings.HasPrefix(k, "ratio_vs_")) {
 				continue
 			}
 			s, ok := noteValue(v)

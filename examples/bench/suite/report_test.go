@@ -73,9 +73,10 @@ func TestBuildTable(t *testing.T) {
 		wantBold    map[string]string // arm -> text of its bold cell
 	}{
 		{
-			name: "one anchor: ratio column after its metric",
+			name: "one anchor: ratio column after its metric, replacing ratio_vs_* notes",
 			rows: []Result{
-				{Arm: "moeboost", Metric: "ms_per_step", Value: 3, Seeds: 1, MsPerStep: 3, Steps: 100},
+				{Arm: "moeboost", Metric: "ms_per_step", Value: 3, Seeds: 1, MsPerStep: 3, Steps: 100,
+					Extra: map[string]any{"ratio_vs_pytorch": 1.5}},
 				Result{Arm: "pytorch", Metric: "ms_per_step", Value: 2, Seeds: 1, MsPerStep: 2, Steps: 200,
 					Extra: map[string]any{"blas": "openblas 0.3.21, kernel Cooperlake", "blas_info": []map[string]any{{"x": 1}}}}.AsAnchor(),
 			},
@@ -102,15 +103,15 @@ func TestBuildTable(t *testing.T) {
 			},
 		},
 		{
-			name: "no anchor: no ratio column; NaN and a repeated arm",
+			name: "no anchor: no ratio column (ratio_vs_* stays a note); NaN and a repeated arm",
 			rows: []Result{
 				{Arm: "a", Metric: "loss", Value: math.NaN(), Seeds: 2, Extra: map[string]any{"note": "diverged", "per_seed": []float64{1, 2}}},
-				{Arm: "a", Metric: "loss", Value: 0.5, Seeds: 1, Extra: map[string]any{"lr": 0.01}},
+				{Arm: "a", Metric: "loss", Value: 0.5, Seeds: 1, Extra: map[string]any{"lr": 0.01, "ratio_vs_x": 2.0}},
 			},
 			wantHeaders: []string{"loss", "seeds · steps", "notes"},
 			wantRows: [][]string{
 				{"a", "NaN (diverged or not reached)", "2 · 0", "note=diverged"},
-				{"a (2)", "0.5", "1 · 0", "lr=0.01"},
+				{"a (2)", "0.5", "1 · 0", "lr=0.01; ratio_vs_x=2"},
 			},
 		},
 		{
