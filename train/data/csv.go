@@ -1,25 +1,24 @@
-// Package data loads the numeric tables moeboost trains on and turns them into batches.
+// Package data loads the tables moeboost trains on and turns them into batches.
 //
-// The CSV format: one example per line, numeric feature columns and the label in the last
-// column; an optional first line `count,features,name...` (scikit-learn's bundled format:
-// example count, feature count, then class names, or one target name for regression); gzip
-// accepted (detected by its magic bytes). Bad input (ragged rows, non-numeric cells, NaN or
-// infinite values, empty files, a header that disagrees with the data) is an error naming the
-// line and column.
+// Files: ordinary CSV as pandas, R and spreadsheets write it (a header of names, detected or
+// forced; no header; comma, semicolon or tab delimited; quoted fields, BOM, CRLF; string class
+// labels; empty/NA cells; categorical string features), scikit-learn's bundled format (a first
+// line `count,features,name...`: example count, feature count, then class names or one target
+// name), gzip (detected by its magic bytes). ReadFrame/LoadFrame give a Frame (named columns,
+// NaN for missing, categorical levels, the label with its class-name mapping); Frame.ToDense
+// gives the numeric Table networks train on (one-hot categoricals, missing values an error or
+// imputed); boosting/trees.FromFrame gives trees their Data (missing values and categories
+// kept). Every error about a file's content is one sentence naming its line and column.
 package data
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -59,178 +58,73 @@ type Table struct {
 	Task Task
 	// NumClasses is the number of classes (0 for regression).
 	NumClasses int
-	// ClassNames holds the header's class names (or "0", "1", ... when there was no header);
-	// for regression it holds the target name, if any.
+	// ClassNames holds the class names, ClassNames[id] being the label text of class id (the
+	// mapping to keep with a model): the header's names, the sorted distinct label strings, or
+	// "0", "1", ... for integer labels; for regression it holds the target name, if any.
 	ClassNames []string
+	// FeatureNames names the D columns of X when known (one-hot columns as "name=level").
+	FeatureNames []string
+	// LabelName is the label column's header name, if any.
+	LabelName string
 }
 
 // Row returns the features of example i (a view into X).
 func (t *Table) Row(i int) []float64 { return t.X[i*t.D : (i+1)*t.D] }
 
-// maxInferredClasses bounds the number of distinct integer labels that Auto still reads as
-// classes.
+// maxInferredClasses bounds the integer labels that Auto still reads as class ids.
 const maxInferredClasses = 100
 
-// ReadCSV parses a numeric CSV (see the package doc) read from r. name labels the table and
-// error messages.
+// Options are the reading and conversion options of LoadTable (the -header, -label, -task,
+// -categorical and -impute flags).
+type Options struct {
+	Read  ReadOptions
+	Dense DenseOptions
+}
+
+// ReadCSV reads a CSV (see ReadOptions for the format) from r and converts it with ToDense
+// (categoricals one-hot, missing values an error); name labels the table and error messages.
 func ReadCSV(r io.Reader, name string, task Task) (*Table, error) {
-	br := bufio.NewReader(r)
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: bad gzip stream: %w", name, err)
-		}
-		defer gz.Close()
-		br = bufio.NewReader(gz)
-	}
-	t := &Table{Name: name}
-	var header []string
-	headerCount, headerFeatures := -1, -1
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		cells := strings.Split(line, ",")
-		if t.D == 0 && headerCount < 0 && t.N == 0 && len(cells) >= 2 {
-			if isHeader(cells) {
-				c, err1 := strconv.Atoi(strings.TrimSpace(cells[0]))
-				f, err2 := strconv.Atoi(strings.TrimSpace(cells[1]))
-				if err1 != nil || err2 != nil || c < 0 || f < 1 {
-					return nil, fmt.Errorf("%s line %d: header must be `count,features,name...` with a count >= 0 and features >= 1, got %q", name, lineNo, line)
-				}
-				headerCount, headerFeatures = c, f
-				for _, h := range cells[2:] {
-					header = append(header, strings.TrimSpace(h))
-				}
-				continue
-			}
-		}
-		if len(cells) < 2 {
-			return nil, fmt.Errorf("%s line %d: need at least one feature and a label, got %d column(s)", name, lineNo, len(cells))
-		}
-		if t.N == 0 && t.D == 0 {
-			t.D = len(cells) - 1
-			if headerFeatures >= 0 && headerFeatures != t.D {
-				return nil, fmt.Errorf("%s line %d: header says %d features but the row has %d (label last)", name, lineNo, headerFeatures, t.D)
-			}
-		} else if len(cells)-1 != t.D {
-			return nil, fmt.Errorf("%s line %d: ragged row: %d columns, previous rows have %d", name, lineNo, len(cells), t.D+1)
-		}
-		for j, c := range cells {
-			v, err := strconv.ParseFloat(strings.TrimSpace(c), 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s line %d column %d: %q is not a number", name, lineNo, j+1, c)
-			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s line %d column %d: %q is not a finite number (NaN and infinity are not allowed)", name, lineNo, j+1, c)
-			}
-			if j < t.D {
-				t.X = append(t.X, v)
-			} else {
-				t.Y = append(t.Y, v)
-			}
-		}
-		t.N++
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading line %d: %w", name, lineNo+1, err)
-	}
-	if t.N == 0 {
-		return nil, fmt.Errorf("%s: no data rows (empty file or header only)", name)
-	}
-	if headerCount >= 0 && headerCount != t.N {
-		return nil, fmt.Errorf("%s: header says %d rows but the file has %d", name, headerCount, t.N)
-	}
-	if err := t.setTask(task, header); err != nil {
+	f, err := ReadFrame(r, name, ReadOptions{Task: task})
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	return f.ToDense(DenseOptions{})
 }
 
-func isHeader(cells []string) bool {
-	// A header has integer count and features and at least one non-numeric name, or exactly
-	// the shape `count,features,name...` where names are not numbers.
-	if len(cells) < 3 {
-		return false
+// LoadFrame reads a CSV file (gzip accepted) or, by its .parquet extension, a Parquet file.
+func LoadFrame(path string, o ReadOptions) (*Frame, error) {
+	if strings.EqualFold(filepath.Ext(path), ".parquet") {
+		return LoadParquet(path, o)
 	}
-	for _, c := range cells[2:] {
-		if _, err := strconv.ParseFloat(strings.TrimSpace(c), 64); err != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func (t *Table) setTask(task Task, header []string) error {
-	integerLabels := true
-	maxLabel := 0.0
-	distinct := map[float64]bool{}
-	for _, y := range t.Y {
-		if y < 0 || y != math.Trunc(y) {
-			integerLabels = false
-		}
-		maxLabel = max(maxLabel, y)
-		if len(distinct) <= maxInferredClasses {
-			distinct[y] = true
-		}
-	}
-	if task == Auto {
-		switch {
-		case len(header) >= 2:
-			task = Classification
-		case len(header) == 1:
-			task = Regression
-		case integerLabels && len(distinct) <= maxInferredClasses && maxLabel < maxInferredClasses:
-			task = Classification
-		default:
-			task = Regression
-		}
-	}
-	t.Task = task
-	if task == Regression {
-		t.ClassNames = header
-		return nil
-	}
-	if !integerLabels {
-		for i, y := range t.Y {
-			if y < 0 || y != math.Trunc(y) {
-				return fmt.Errorf("%s: classification label of row %d is %v; labels must be class ids 0, 1, 2, ...", t.Name, i+1, y)
-			}
-		}
-	}
-	t.NumClasses = int(maxLabel) + 1
-	if len(header) > 0 {
-		if len(header) < t.NumClasses {
-			return fmt.Errorf("%s: header names %d classes but labels go up to %d", t.Name, len(header), t.NumClasses-1)
-		}
-		t.NumClasses = len(header)
-		t.ClassNames = header
-	} else {
-		for c := range t.NumClasses {
-			t.ClassNames = append(t.ClassNames, strconv.Itoa(c))
-		}
-	}
-	if t.NumClasses < 2 {
-		return fmt.Errorf("%s: classification needs at least 2 classes, the labels hold %d", t.Name, t.NumClasses)
-	}
-	return nil
-}
-
-// LoadCSV reads a numeric CSV file (gzip accepted); see ReadCSV.
-func LoadCSV(path string, task Task) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return ReadFrame(f, tableName(path), o)
+}
+
+func tableName(path string) string {
 	name := filepath.Base(path)
-	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".csv")
-	return ReadCSV(f, name, task)
+	for _, ext := range []string{".gz", ".csv", ".tsv", ".txt", ".parquet"} {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return name
+}
+
+// LoadTable reads a file with LoadFrame and converts it with ToDense.
+func LoadTable(path string, o Options) (*Table, error) {
+	f, err := LoadFrame(path, o.Read)
+	if err != nil {
+		return nil, err
+	}
+	return f.ToDense(o.Dense)
+}
+
+// LoadCSV reads a CSV (or Parquet) file with default options but the task: header detected,
+// label last, categoricals one-hot, missing values an error. See LoadTable for the options.
+func LoadCSV(path string, task Task) (*Table, error) {
+	return LoadTable(path, Options{Read: ReadOptions{Task: task}})
 }
 
 //go:embed builtin/*.csv builtin/*.csv.gz

@@ -10,7 +10,8 @@ import (
 // Subset returns a new table holding the examples at idx, in that order.
 func (t *Table) Subset(idx []int) *Table {
 	s := &Table{Name: t.Name, N: len(idx), D: t.D, Task: t.Task, NumClasses: t.NumClasses,
-		ClassNames: t.ClassNames, X: make([]float64, 0, len(idx)*t.D), Y: make([]float64, 0, len(idx))}
+		ClassNames: t.ClassNames, FeatureNames: t.FeatureNames, LabelName: t.LabelName,
+		X: make([]float64, 0, len(idx)*t.D), Y: make([]float64, 0, len(idx))}
 	for _, i := range idx {
 		s.X = append(s.X, t.Row(i)...)
 		s.Y = append(s.Y, t.Y[i])
