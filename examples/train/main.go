@@ -1,18 +1,28 @@
-// Command train fits an MLP to a numeric CSV (label in the last column) or a bundled dataset,
+// Command train fits an MLP to a CSV or Parquet file (header of names detected, label last
+// unless -label, string class labels, categorical columns one-hot, missing values an error
+// unless -impute) or a bundled dataset,
 // with every moeboost training feature on flags: a progress bar, -set hyperparameters,
 // schedules, checkpoints that resume exactly, JSON and PNG curves. Copy it as a starting point.
 //
 //	GOEXPERIMENT=simd go run ./examples/train -data digits -steps 2000 -checkpoint /tmp/ckpt -plot /tmp/digits.png
 //	GOEXPERIMENT=simd go run ./examples/train -data my.csv -set "optimizer=sgd;learning_rate=0.05"
+//	GOEXPERIMENT=simd go run ./examples/train -data titanic.csv -label Survived -impute median
+//
+// The class-name mapping (class id -> label text) is printed, and written with the feature
+// names to data.json in the -checkpoint directory, beside the model.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,13 +38,21 @@ import (
 // Options are the command's flags.
 type Options struct {
 	Data, Set, Backend, Checkpoint, JSON, Plot, Schedule, Hidden, Optimizer string
-	Steps, Batch, Seed                                                      int
-	LR, TestFraction, Clip                                                  float64
+	// Header, Label, Task, Categorical and Impute say how a -data file is read (see
+	// data.ParseOptions).
+	Header, Label, Task, Categorical, Impute string
+	Steps, Batch, Seed                       int
+	LR, TestFraction, Clip                   float64
 }
 
 func main() {
 	var o Options
-	flag.StringVar(&o.Data, "data", "digits", "bundled dataset ("+strings.Join(data.BuiltinNames(), ", ")+") or numeric CSV file, label last")
+	flag.StringVar(&o.Data, "data", "digits", "bundled dataset ("+strings.Join(data.BuiltinNames(), ", ")+"), CSV (gzip ok) or .parquet file")
+	flag.StringVar(&o.Header, "header", "auto", "whether the CSV's first line is column names: auto, yes, no")
+	flag.StringVar(&o.Label, "label", "", "label column: a name, or a 0-based index (negative from the end); default the last")
+	flag.StringVar(&o.Task, "task", "auto", "auto, classification or regression")
+	flag.StringVar(&o.Categorical, "categorical", "", "comma-separated columns to read as categorical even when numeric")
+	flag.StringVar(&o.Impute, "impute", "none", "missing numeric cells: none (an error naming the column), mean, median")
 	flag.StringVar(&o.Set, "set", "", `hyperparameters "k=v;k2=v2" (e.g. "optimizer=sgd;learning_rate=0.05")`)
 	flag.StringVar(&o.Backend, "backend", "", "compute backend (default: go:parallelism=-1; see README)")
 	flag.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint directory: resumes from it if it holds checkpoints")
@@ -72,7 +90,7 @@ func run(ctx context.Context, o Options, out io.Writer) error {
 		}
 		hidden = append(hidden, n)
 	}
-	table, err := data.Load(o.Data)
+	table, err := loadTable(o, out)
 	if err != nil {
 		return err
 	}
@@ -127,6 +145,45 @@ func run(ctx context.Context, o Options, out io.Writer) error {
 	fmt.Fprintf(out, "done: %d steps, %.3f ms/step, %.1f s; final %s\n", res.Steps, res.MsPerStep, res.WallSeconds,
 		strings.Join(finalLine(res.Final), " "))
 	return nil
+}
+
+// loadTable returns the bundled dataset o.Data, or reads the file with the data flags, prints
+// its summary (with the class-name mapping) and saves the mapping beside the checkpoints.
+func loadTable(o Options, out io.Writer) (*data.Table, error) {
+	dopts, err := data.ParseOptions(o.Header, o.Label, o.Task, o.Categorical, o.Impute)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(data.BuiltinNames(), o.Data) {
+		return data.Builtin(o.Data)
+	}
+	f, err := data.LoadFrame(o.Data, dopts.Read)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("-data %q is neither a builtin (%q) nor an existing file", o.Data, data.BuiltinNames())
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "data %s\n", f.Describe())
+	table, err := f.ToDense(dopts.Dense)
+	if err != nil {
+		return nil, err
+	}
+	if o.Checkpoint != "" {
+		if err := os.MkdirAll(o.Checkpoint, 0o755); err != nil {
+			return nil, err
+		}
+		meta := map[string]any{"source": o.Data, "task": table.Task.String(), "label": table.LabelName,
+			"class_names": table.ClassNames, "feature_names": table.FeatureNames, "impute": dopts.Dense.Impute.String()}
+		raw, err := json.MarshalIndent(meta, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(o.Checkpoint, "data.json"), append(raw, '\n'), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return table, nil
 }
 
 func finalLine(m map[string]float64) []string {

@@ -301,7 +301,7 @@ func reliability(probs [][]float64, labels []int, nbins int) (conf, acc []float6
 // the bundled digits.
 func classificationTable(opts suite.Options) (*data.Table, error) {
 	if opts.DataFile != "" {
-		return data.LoadCSV(opts.DataFile, data.Classification)
+		return opts.LoadTable(data.Classification)
 	}
 	return data.Builtin("digits")
 }

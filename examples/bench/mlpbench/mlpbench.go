@@ -37,7 +37,7 @@ type Spec struct {
 
 func specs(opts suite.Options) ([]Spec, error) {
 	if opts.DataFile != "" {
-		t, err := data.LoadCSV(opts.DataFile, data.Auto)
+		t, err := opts.LoadTable(data.Auto)
 		if err != nil {
 			return nil, err
 		}

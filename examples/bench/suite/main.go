@@ -59,7 +59,12 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		quick    = fs.Bool("quick", false, "run a reduced version of each benchmark (the suite in < 5 minutes on 2 cores)")
 		seeds    = fs.Int("seeds", 0, "seeds per arm (0: each benchmark's default)")
 		backCfg  = fs.String("backend", "", `compute backend: "go" (default: go:parallelism=-1), "xla:cpu", "xla:cuda", "xla:/abs/path/plugin.so"; default $GOMLX_BACKEND, else an installed PJRT plugin, else go`)
-		dataFile = fs.String("data", "", "numeric CSV (label in the last column) replacing the default data of tabular benchmarks")
+		dataFile = fs.String("data", "", "CSV (header of names detected, label last unless -label; gzip ok) or .parquet file replacing the default data of tabular benchmarks")
+		header   = fs.String("header", "auto", "whether -data's first line is column names: auto, yes, no")
+		label    = fs.String("label", "", "-data's label column: a name, or a 0-based index (negative from the end); default the last column")
+		task     = fs.String("task", "auto", "-data's task: auto (string or small integer labels: classification), classification, regression")
+		catCols  = fs.String("categorical", "", "comma-separated -data columns (names or indices) to read as categorical even when numeric")
+		impute   = fs.String("impute", "none", "missing numeric cells of -data for networks: none (an error naming the column), mean, median; trees keep them missing")
 		textFile = fs.String("text", "", "UTF-8 text file replacing the default corpus of text benchmarks")
 		jsonFile = fs.String("json", "", "write results as JSON to this file")
 		plotDir  = fs.String("plot", "", "write curves as PNG files into this directory")
@@ -79,6 +84,10 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *seeds < 0 {
 		return fmt.Errorf("-seeds=%d must be >= 0", *seeds)
+	}
+	dataOpts, err := ParseDataFlags(*header, *label, *task, *catCols, *impute)
+	if err != nil {
+		return err
 	}
 	for _, f := range []struct{ flag, path string }{{"-data", *dataFile}, {"-text", *textFile}} {
 		if f.path == "" {
@@ -124,7 +133,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	backend.WarnIfNoSIMD(b)
 
 	opts := Options{Quick: *quick, Seeds: *seeds, Backend: b, BackendConfig: cfg,
-		DataFile: *dataFile, TextFile: *textFile, PlotDir: *plotDir, Out: out}
+		DataFile: *dataFile, TextFile: *textFile, PlotDir: *plotDir, Out: out, Data: dataOpts}
 	doc := File{Backend: b.Name(), Go: goVersion(), Started: time.Now().UTC(), BackendConfig: cfg,
 		SIMD: backend.SIMD, GOMAXPROCS: runtime.GOMAXPROCS(0), Quick: *quick, Benchmarks: selected,
 		Results: []Result{}}

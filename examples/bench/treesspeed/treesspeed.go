@@ -67,8 +67,15 @@ func synthetic() dataset {
 		ntr: nTrain, nte: nTest, feat: nFeatures}
 }
 
-func fromCSV(path string) (dataset, error) {
-	t, err := data.LoadCSV(path, data.Regression)
+// fromCSV reads the -data file as a regression table for both arms: missing numeric cells
+// stay NaN (XGBoost and moeboost's trees both take them), categorical columns one-hot.
+func fromCSV(opts suite.Options) (dataset, error) {
+	path := opts.DataFile
+	f, err := opts.LoadFrame(data.Regression)
+	if err != nil {
+		return dataset{}, err
+	}
+	t, err := f.ToDense(data.DenseOptions{KeepMissing: true})
 	if err != nil {
 		return dataset{}, err
 	}
@@ -260,7 +267,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	ds := synthetic()
 	if opts.DataFile != "" {
 		var err error
-		if ds, err = fromCSV(opts.DataFile); err != nil {
+		if ds, err = fromCSV(opts); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,53 @@
+package suite
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/moeboost/moeboost/train/data"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadTableFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cars.csv")
+	require.NoError(t, os.WriteFile(path, []byte("make,hp,price,class\nvw,90,,small\nbmw,200,40000,big\nvw,100,15000,small\nbmw,150,,big\n"), 0o644))
+	for _, tc := range []struct {
+		name                                     string
+		header, label, task, categorical, impute string
+		need                                     data.Task
+		d                                        int
+		wantTask                                 data.Task
+		y                                        []float64
+		err                                      string
+	}{
+		{name: "classification, median", impute: "median", d: 4, wantTask: data.Classification, y: []float64{1, 0, 1, 0}},
+		{name: "regression by label name", label: "price", impute: "mean", need: data.Regression, err: "-data: cars line 2 column 3: the label is missing"},
+		{name: "no impute", err: `-data: cars line 2 column 3: feature "price" has 2 missing cell(s) of 4; networks need every value`},
+		{name: "conflicting task", task: "regression", need: data.Classification, err: "-task=regression, but this benchmark needs classification data"},
+		{name: "label index", label: "1", task: "regression", impute: "mean", d: 5, wantTask: data.Regression, y: []float64{90, 200, 100, 150}},
+		{name: "bad header flag", header: "sometimes", err: `-header: header mode "sometimes": allowed are auto, yes, no`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := ParseDataFlags(tc.header, tc.label, tc.task, tc.categorical, tc.impute)
+			if err == nil {
+				var out bytes.Buffer
+				opts := Options{DataFile: path, Data: o, Out: &out}
+				var tab *data.Table
+				tab, err = opts.LoadTable(tc.need)
+				if err == nil {
+					require.Contains(t, out.String(), "data cars: 4 rows")
+					require.Equal(t, tc.d, tab.D)
+					require.Equal(t, tc.wantTask, tab.Task)
+					require.Equal(t, tc.y, tab.Y)
+				}
+			}
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}
