@@ -26,8 +26,15 @@ type Model struct {
 	DType dtypes.DType
 	// F0 is the initial bias (K values).
 	F0 []float64
-	// Stages in fitting order.
+	// Stages in fitting order (with a validation split, those up to the best validation
+	// loss).
 	Stages []*Stage
+	// FittedStages is the number of stages fitted before stopping (>= len(Stages)).
+	FittedStages int
+	// ValidationRows is the size of the held-out split (0: none); ValidationLoss holds the
+	// ensemble's mean loss on it after each fitted stage (regression: in the target's units²).
+	ValidationRows int
+	ValidationLoss []float64
 }
 
 // Fit trains GBNN on t (classification with >= 2 classes, or regression), following the
@@ -41,8 +48,11 @@ type Model struct {
 //	    ρ_t = eta · guard(Newton factor of h_t on all rows)
 //	    F  ← F + ρ_t·h_t(X)
 //
-// Features are used as given: standardize them first (data.Standardize), as the official
-// experiments do; for regression, a standardized target also fits better.
+// and, unless Config turns them off, as scikit-learn fits its estimators: on standardized
+// features and target (the official experiments standardize outside; the scaling is folded
+// back into the stages), and with the number of stages chosen on a held-out validation split
+// (sklearn GradientBoosting's validation_fraction / n_iter_no_change; regression only by
+// default). The "n rows" above are then the rows not held out.
 func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -54,6 +64,24 @@ func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 	kind, k, err := kindOf(t)
 	if err != nil {
 		return nil, err
+	}
+	var sc *data.Scaler
+	if !cfg.NoStandardize {
+		sc = data.FitScaler(t, true) // the target only for regression
+		t = sc.Apply(t)
+	}
+	var val *data.Table
+	if frac := cfg.validationFraction(kind); frac > 0 && int(frac*float64(t.N)) >= 1 {
+		// Held-out rows drawn from their own stream, so the stages' draws do not depend on it.
+		tr, va, err := t.Split(frac, cfg.Seed^0x76616c6964) // stratified for classification
+		if err != nil {
+			return nil, fmt.Errorf("gbnn: validation split: %w", err)
+		}
+		if tr.N >= 2 {
+			if _, _, err := kindOf(tr); err == nil {
+				t, val = tr, va
+			}
+		}
 	}
 	n := t.N
 	nSub := int(cfg.Subsample * float64(n)) // official int(subsample·n)
@@ -91,6 +119,15 @@ func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 	f := make([]float64, n*k)
 	for i := range n {
 		copy(f[i*k:(i+1)*k], f0)
+	}
+	var yVal, fVal, hVal []float64
+	best, bestLoss := 0, math.Inf(1)
+	if val != nil {
+		yVal, fVal, hVal = encodeTargets(kind, val, k), make([]float64, val.N*k), make([]float64, val.N*k)
+		for i := range val.N {
+			copy(fVal[i*k:(i+1)*k], f0)
+		}
+		m.ValidationRows = val.N
 	}
 	stages := cfg.Stages()
 	var bar *train.Progress
@@ -130,6 +167,19 @@ func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 		}
 		st.Loss = meanLoss(kind, y, f, n, k)
 		m.Stages = append(m.Stages, st)
+		stop := false
+		if val != nil {
+			st.predict(dm, act, val.X, val.N, hVal)
+			for i := range fVal {
+				fVal[i] += st.Rho * hVal[i]
+			}
+			vl := meanLoss(kind, yVal, fVal, val.N, k)
+			m.ValidationLoss = append(m.ValidationLoss, vl)
+			if vl < bestLoss-earlyStoppingTol || best == 0 {
+				best, bestLoss = s+1, math.Min(vl, bestLoss)
+			}
+			stop = s+1-best >= cfg.Patience // sklearn's n_iter_no_change
+		}
 		if bar != nil {
 			bar.Add(1)
 			bar.Describe(fmt.Sprintf("gbnn stage %d rho=%.3g loss=%.4g", s+1, st.Rho, st.Loss))
@@ -137,8 +187,47 @@ func Fit(ctx context.Context, cfg Config, t *data.Table) (*Model, error) {
 		if cfg.OnStage != nil {
 			cfg.OnStage(s, st)
 		}
+		if stop {
+			break
+		}
+	}
+	m.FittedStages = len(m.Stages)
+	if val != nil {
+		m.Stages = m.Stages[:best] // keep the stages up to the best validation loss
+	}
+	if sc != nil {
+		m.unstandardize(sc)
 	}
 	return m, nil
+}
+
+// unstandardize folds the scaler into the model, so that it takes raw features and predicts
+// in the target's units: a stage's pre-activation a·x' + c with x' = (x − μ)/σ becomes
+// (a/σ)·x + (c − Σ a·μ/σ); for regression F = ȳ + s_y·F', so F0 ← ȳ + s_y·F0' and
+// ρ_t ← s_y·ρ_t (the stage outputs h_t stay as fitted), and the recorded losses scale by s_y².
+func (m *Model) unstandardize(sc *data.Scaler) {
+	d, j := m.Inputs, m.UnitsPerStage
+	for _, st := range m.Stages {
+		for u := range j {
+			for f := range d {
+				w := st.W1[f*j+u] / sc.Std[f]
+				st.W1[f*j+u] = w
+				st.B1[u] -= w * sc.Mean[f]
+			}
+		}
+	}
+	if m.Kind != Regression || !sc.ScaleTarget {
+		return
+	}
+	m.F0[0] = sc.YMean + sc.YStd*m.F0[0]
+	v := sc.YStd * sc.YStd
+	for _, st := range m.Stages {
+		st.Rho *= sc.YStd
+		st.Loss *= v
+	}
+	for i := range m.ValidationLoss {
+		m.ValidationLoss[i] *= v
+	}
 }
 
 // NumStages returns T.

@@ -30,10 +30,22 @@ func TestConfigValidate(t *testing.T) {
 	require.Equal(t, 200, Config{}.Stages())
 	require.Equal(t, 66, Config{TotalUnits: 200, UnitsPerStage: 3}.Stages())
 	d := Config{}.withDefaults()
-	require.Equal(t, 1.0, d.Eta)
+	require.Equal(t, 0.1, d.Eta)
 	require.Equal(t, 0.5, d.Subsample)
 	require.Equal(t, "logistic", d.Activation)
-	require.Equal(t, 200, d.MaxIter)
+	require.Equal(t, SolverLBFGS, d.Solver)
+	require.Equal(t, DefaultLBFGSMaxIter, d.MaxIter)
+	require.Equal(t, DefaultMaxIter, Config{Solver: "adam"}.withDefaults().MaxIter)
+	require.Equal(t, DefaultPatience, d.Patience)
+	require.Equal(t, DefaultValidationFraction, d.validationFraction(Regression))
+	require.Zero(t, d.validationFraction(Binary), "classification fits every stage by default")
+	require.Equal(t, 0.2, Config{ValidationFraction: 0.2}.validationFraction(MultiClass))
+	require.Zero(t, Config{ValidationFraction: -1}.validationFraction(Regression))
+	o := Official().withDefaults()
+	require.Equal(t, Config{Eta: 1, Solver: SolverLBFGS, MaxIter: 200, NoGuard: true, NoStandardize: true},
+		Config{Eta: o.Eta, Solver: o.Solver, MaxIter: o.MaxIter, NoGuard: o.NoGuard, NoStandardize: o.NoStandardize})
+	require.Zero(t, o.validationFraction(Regression))
+	require.NoError(t, o.Validate())
 	require.Equal(t, 1e-4, d.Alpha)
 	require.Equal(t, dtypes.Float32, d.DType)
 	for _, c := range []struct {
@@ -53,6 +65,9 @@ func TestConfigValidate(t *testing.T) {
 		{"batch", Config{BatchSize: -2}, "batch_size=-2"},
 		{"alpha", Config{Alpha: math.NaN()}, "alpha=NaN"},
 		{"max_step", Config{MaxStep: -1}, "max_step=-1"},
+		{"validation", Config{ValidationFraction: 1}, "validation_fraction=1"},
+		{"validation NaN", Config{ValidationFraction: math.NaN()}, "validation_fraction=NaN"},
+		{"patience", Config{Patience: -3}, "patience=-3"},
 		{"dtype", Config{DType: dtypes.Int32}, "dtype=Int32"},
 		{"lbfgs params", Config{Solver: "lbfgs", SolverParams: map[string]any{"momentum": 0.9}}, "lbfgs solver takes none"},
 	} {
@@ -140,7 +155,7 @@ func TestEnsembleEqualsNetwork(t *testing.T) {
 		tr, te, _ := split(t, c.data, 2)
 		for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 			t.Run(c.data+"/"+dt.String(), func(t *testing.T) {
-				cfg := Config{TotalUnits: 15, UnitsPerStage: 3, Eta: 0.5, MaxIter: 20, Solver: "adam", DType: dt, Seed: 3}
+				cfg := Config{TotalUnits: 15, UnitsPerStage: 3, Eta: 0.5, MaxIter: 20, Solver: "adam", DType: dt, Seed: 3, ValidationFraction: -1}
 				m, err := Fit(context.Background(), cfg, tr)
 				require.NoError(t, err)
 				require.Equal(t, c.kind, m.Kind)
@@ -321,7 +336,8 @@ func TestStepGuard(t *testing.T) {
 // keeps every step finite and bounded with a usable model.
 func TestEtaOneMultiClassGuard(t *testing.T) {
 	tr, te, _ := split(t, "iris", 1)
-	base := Config{TotalUnits: 100, UnitsPerStage: 4, Eta: 1, Solver: "lbfgs"}
+	base := Official() // eta 1, L-BFGS with 200 iterations; the guard is switched per run below
+	base.TotalUnits, base.UnitsPerStage, base.NoGuard = 100, 4, false
 	blowups := 0
 	for seed := uint64(1); seed <= 4 && blowups == 0; seed++ {
 		ctx, cancel := context.WithCancel(context.Background())

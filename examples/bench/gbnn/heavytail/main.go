@@ -1,5 +1,5 @@
 // Command heavytail writes the gbnn benchmark's synthetic heavy-tailed count regression
-// (gbnnbench.HeavyTailedCounts: 9 features, negative-binomial target with a weak signal) as a
+// (data.HeavyTailedCounts: 9 features, negative-binomial target with a weak signal) as a
 // CSV for -data:
 //
 //	go run ./examples/bench/gbnn/heavytail -n 20000 -out /tmp/heavytail.csv
@@ -12,7 +12,7 @@ import (
 	"log"
 	"os"
 
-	gbnnbench "github.com/moeboost/moeboost/examples/bench/gbnn"
+	"github.com/moeboost/moeboost/train/data"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 		log.Fatal(err)
 	}
 	w := bufio.NewWriter(f)
-	if err := gbnnbench.WriteCSV(w, gbnnbench.HeavyTailedCounts(*n, *seed)); err != nil {
+	if err := data.WriteCSV(w, data.HeavyTailedCounts(*n, *seed)); err != nil {
 		log.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
