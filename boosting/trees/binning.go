@@ -13,7 +13,7 @@ import (
 //
 // Numeric feature f with ascending thresholds t_0 < ... < t_{m-1} has m+1 bins; a value x is
 // in bin #{j : t_j < x} (NaN in bin 0), so candidate j (x > t_j goes right) sends bins <= j
-// left. Categorical feature f has one bin per kept value (each a candidate: equal goes right)
+// left. A feature with NaN values in the batch gets t_0 = -Inf, so its bin 0 holds only them. Categorical feature f has one bin per kept value (each a candidate: equal goes right)
 // plus, when some values were dropped by the candidate cap, a last "other" bin.
 type binned struct {
 	n, nf  int
@@ -26,6 +26,11 @@ type binned struct {
 	catN   []int      // categorical: number of candidate bins (the other bin, if any, is last)
 	// searched marks numeric features whose bins are assigned by binary search.
 	searched []bool
+	// miss marks numeric features with missing (NaN) values in the batch: their thresholds
+	// start with -Inf, so bin 0 holds exactly the NaN rows (NaN < t is false for every t) and
+	// candidate 0 separates the missing values from the rest (see bestSplit's default
+	// direction).
+	miss []bool
 }
 
 func (b *binned) reset(n, nf, numF int) {
@@ -44,6 +49,25 @@ func (b *binned) reset(n, nf, numF int) {
 	b.catN = resize(b.catN, nf)
 	b.searched = resize(b.searched, nf)
 	clear(b.searched)
+	b.miss = resize(b.miss, nf)
+	clear(b.miss)
+}
+
+// missingBin gives feature f's thresholds a leading -Inf when the feature has NaN values, so
+// that NaN rows get a bin of their own (bin 0); it keeps at most 255 thresholds (256 bins).
+func (b *binned) missingBin(f int, hasNaN bool) {
+	if !hasNaN {
+		return
+	}
+	thr := b.thr[f]
+	if len(thr) >= 255 {
+		thr = thr[:254]
+	}
+	thr = append(thr, 0)
+	copy(thr[1:], thr)
+	thr[0] = float32(math.Inf(-1))
+	b.thr[f] = thr
+	b.miss[f] = true
 }
 
 func resize[T any](s []T, n int) []T {
@@ -192,6 +216,7 @@ func (b *binned) bin(d *Data, o binOptions) {
 					vals[i] = d.Num[int(r)*numF+f]
 				}
 				b.thr[f] = quantileThresholds(b.thr[f], vals, o.bins)
+				b.missingBin(f, len(keys) < n)
 				b.nb[f] = len(b.thr[f]) + 1
 				// Sorted sweep: bin = number of thresholds below the value.
 				thr := b.thr[f]
@@ -204,13 +229,18 @@ func (b *binned) bin(d *Data, o binOptions) {
 				}
 				continue
 			}
+			hasNaN := false
 			for r := 0; r < n; r += step {
 				v := d.Num[r*numF+f]
 				if v != v { // NaN
+					hasNaN = true
 					continue
 				}
 				vals = append(vals, v)
 				mn, mx = min(mn, v), max(mx, v)
+			}
+			for r := 0; r < n && !hasNaN && step > 1; r++ {
+				hasNaN = d.Num[r*numF+f] != d.Num[r*numF+f]
 			}
 			if o.split == Uniform {
 				if len(vals) == 0 {
@@ -222,6 +252,7 @@ func (b *binned) bin(d *Data, o binOptions) {
 				slices.Sort(vals)
 				b.thr[f] = quantileThresholds(b.thr[f], vals, o.bins)
 			}
+			b.missingBin(f, hasNaN)
 			b.nb[f] = len(b.thr[f]) + 1
 			b.searched[f] = true
 		}

@@ -10,7 +10,8 @@ import (
 // trees (splits, feature weights, importances) put the numeric features first:
 // feature f < NumFeatures is Num column f, feature NumFeatures+c is Cat column c.
 //
-// NaN numeric values are allowed and always go left (the test x > threshold is false).
+// NaN numeric values are allowed (missing values): each greedy split sends them the way its
+// training learned (Split.MissingRight); oblivious splits send them left.
 type Data struct {
 	N                        int
 	NumFeatures, CatFeatures int

@@ -27,7 +27,13 @@
 //   - Greedy trees: each node takes its best split when score - parent score >= MinSplitGain
 //     (the root's parent score is 0); Oblivious trees: one split per level maximising the sum of
 //     the level's node scores, stopping only when no candidate is valid;
-//   - leaves hold the mean gradient S/(n + Lambda).
+//   - leaves hold the mean gradient S/(n + Lambda);
+//   - missing values (NaN numeric features): a feature with NaN in the batch gets a bin of its
+//     own (threshold -Inf first, so candidate 0 is "missing against the rest"), and Greedy
+//     trees learn a default direction per split as XGBoost does (Chen & Guestrin 2016,
+//     Algorithm 3, sparsity-aware split finding; xgboost src/tree/hist/evaluate_splits.h):
+//     each threshold is scored with the missing rows on the left and on the right, the better
+//     wins (ties left), stored as Split.MissingRight. Oblivious trees send them left.
 //
 // Unlike GBRL, which scores every candidate with a pass over the node's samples
 // (O(depth*candidates*n*OutDim)), the builder quantizes the batch once and accumulates per-node
@@ -55,7 +61,10 @@
 // g = F - y and updates F by -eta*leaf.
 //
 // Deviations: a categorical feature keeps at most 255 candidate values per batch (the rest share
-// one bin that is never split off); NaN numeric values go left and are left out of quantiles;
+// one bin that is never split off); NaN numeric values are left out of quantiles, and a
+// feature with NaN keeps at most 254 thresholds besides -Inf; oblivious trees send NaN left
+// (no learned direction); a missing categorical value is just another string (FromFrame
+// gives it as "");
 // GBRL's per-sample Adam optimizer, control variates and C-header export are not implemented;
 // single-output histograms (the regressor, and any one-output L2 step on fewer than 2^20 rows)
 // accumulate gradients rounded to 2^-42*n*max|g| in packed int64 cells (float32-level

@@ -8,7 +8,8 @@ import (
 )
 
 // FromFrame returns the trees' view of a frame read from a CSV or Parquet file (data.Frame):
-// numeric columns become Num (float32, missing cells kept as NaN, routed as Data describes),
+// numeric columns become Num (float32, missing cells kept as NaN, which greedy trees route
+// by a learned default direction, XGBoost's way; see Split.MissingRight),
 // categorical columns become Cat with their level strings (a missing cell is the value "", a
 // category of its own that a split can send either way); no imputation, no one-hot. It also
 // returns the feature names in the trees' feature order (numeric first, then categorical),

@@ -123,7 +123,11 @@ type grower struct {
 	left   []float64
 	right  []float64
 	cand   []float64
-	scores []float64
+	// left2, right2: scratch for the missing-goes-right candidates; bestMR is bestSplit's
+	// default direction for missing values (true: right).
+	left2, right2 []float64
+	bestMR        bool
+	scores        []float64
 	// leafRows[l] is the row range idx[lo:hi] of leaf l of the last tree.
 	leafRows [][2]int
 	// Packed single-output mode (see packGradients): packed[r] = q_r<<packBits | 1.
@@ -372,11 +376,21 @@ func (g *grower) rowStats(dst []float64, rows []int32) {
 
 // bestSplit returns the best (weighted) split of a node with histogram h and totals tot:
 // feature, candidate (the bin for categorical, the threshold index for numeric), score and the
-// left child's statistics (in g.left). ok is false when no candidate is valid.
+// left child's statistics (in g.left); g.bestMR is its default direction for missing values.
+// ok is false when no candidate is valid.
+//
+// Missing values (XGBoost's sparsity-aware split finding, Chen & Guestrin 2016, Algorithm 3;
+// reference: xgboost src/tree/hist/evaluate_splits.h, EnumerateSplit run forward and
+// backward): for a numeric feature with NaN rows (bin 0, see binned), every threshold j >= 1
+// is scored twice, with the missing rows on the left (the prefix of bins <= j) and on the
+// right (left = prefix - missing bin); the better one wins, ties going left. Candidate 0 is
+// "missing against the rest".
 func (g *grower) bestSplit(h, tot []float64) (bf, bj int, best float64, ok bool) {
 	best = math.Inf(-1)
+	g.bestMR = false
 	s, b := g.s, g.b
 	left, right := g.left[:s], g.right[:s]
+	left2, right2 := g.left2[:s], g.right2[:s]
 	bestLeft := g.cand[:s] // reuse as scratch for the best left stats
 	for f := 0; f < b.nf; f++ {
 		w := 1.0
@@ -393,6 +407,7 @@ func (g *grower) bestSplit(h, tot []float64) (bf, bj int, best float64, ok bool)
 				v := g.sc.pair(left, right) * w
 				if v > best {
 					best, bf, bj, ok = v, f, c, true
+					g.bestMR = false
 					copy(bestLeft, left)
 				}
 			}
@@ -400,17 +415,17 @@ func (g *grower) bestSplit(h, tot []float64) (bf, bj int, best float64, ok bool)
 		}
 		clear(left)
 		nc := b.nb[f] - 1
+		miss := b.miss[f]
 		if g.k == 1 && !g.withQ && g.sc.kind == scoreL2 && !g.sc.std {
 			// Fast path: S^2/(n+lambda) per child.
 			lam, md := g.sc.lambda, g.sc.minData
 			ls, ln := 0.0, 0.0
 			ts, tn := tot[0], tot[1]
-			for j := 0; j < nc; j++ {
-				ls += h[base+2*j]
-				ln += h[base+2*j+1]
+			ms, mn := h[base], h[base+1] // the missing bin (when miss)
+			score := func(ls, ln float64) float64 {
 				rs, rn := ts-ls, tn-ln
 				if ln < md || rn < md {
-					continue
+					return math.Inf(-1)
 				}
 				var v float64
 				if d := ln + lam; d > 0 {
@@ -419,14 +434,27 @@ func (g *grower) bestSplit(h, tot []float64) (bf, bj int, best float64, ok bool)
 				if d := rn + lam; d > 0 {
 					v += rs * rs / d
 				}
-				v *= w
-				if v > best {
+				return v * w
+			}
+			for j := 0; j < nc; j++ {
+				ls += h[base+2*j]
+				ln += h[base+2*j+1]
+				if v := score(ls, ln); v > best {
 					best, bf, bj, ok = v, f, j, true
+					g.bestMR = false
 					bestLeft[0], bestLeft[1] = ls, ln
+				}
+				if miss && j > 0 && mn > 0 {
+					if v := score(ls-ms, ln-mn); v > best { // missing goes right
+						best, bf, bj, ok = v, f, j, true
+						g.bestMR = true
+						bestLeft[0], bestLeft[1] = ls-ms, ln-mn
+					}
 				}
 			}
 			continue
 		}
+		missCell := h[base : base+s]
 		for j := 0; j < nc; j++ {
 			cell := h[base+j*s : base+j*s+s]
 			if j > 0 && cell[g.k] == 0 {
@@ -439,7 +467,19 @@ func (g *grower) bestSplit(h, tot []float64) (bf, bj int, best float64, ok bool)
 			v := g.sc.pair(left, right) * w
 			if v > best {
 				best, bf, bj, ok = v, f, j, true
+				g.bestMR = false
 				copy(bestLeft, left)
+			}
+			if miss && j > 0 && missCell[g.k] > 0 {
+				for i := range left2 { // missing goes right
+					left2[i] = left[i] - missCell[i]
+					right2[i] = tot[i] - left2[i]
+				}
+				if v := g.sc.pair(left2, right2) * w; v > best {
+					best, bf, bj, ok = v, f, j, true
+					g.bestMR = true
+					copy(bestLeft, left2)
+				}
 			}
 		}
 	}
@@ -470,7 +510,8 @@ func (g *grower) leftStats(dst, h, tot []float64, f, j int) {
 
 // partition splits idx[lo:hi] stably into rows going left then right; it returns the boundary.
 // It is branch-free: every row is written to both outputs and only one cursor advances.
-func (g *grower) partition(lo, hi, f, j int) int {
+// missRight sends a numeric feature's missing bin (bin 0 of a feature with NaN) right.
+func (g *grower) partition(lo, hi, f, j int, missRight bool) int {
 	b := g.b
 	nf := b.nf
 	rows := g.idx[lo:hi]
@@ -482,6 +523,18 @@ func (g *grower) partition(lo, hi, f, j int) int {
 		for _, r := range rows {
 			right := 0
 			if bins[int(r)*nf+f] == uint8(j) {
+				right = 1
+			}
+			rows[w] = r
+			tmp[t] = r
+			w += 1 - right
+			t += right
+		}
+	} else if missRight {
+		for _, r := range rows {
+			bin := int(bins[int(r)*nf+f])
+			right := 0
+			if bin > j || bin == 0 {
 				right = 1
 			}
 			rows[w] = r
@@ -533,6 +586,7 @@ func (g *grower) grow(t *Tree) {
 		g.idx[i] = int32(i)
 	}
 	g.left, g.right, g.cand = resize(g.left, g.s), resize(g.right, g.s), resize(g.cand, g.s)
+	g.left2, g.right2 = resize(g.left2, g.s), resize(g.right2, g.s)
 	g.packGradients()
 	root := &gnode{lo: 0, hi: n, tot: make([]float64, g.s), parent: -1}
 	*t = Tree{Oblivious: g.cfg.Grow == Oblivious}
@@ -606,7 +660,9 @@ func (g *grower) growGreedy(t *Tree, root *gnode) {
 			for i := range rstats {
 				rstats[i] = nd.tot[i] - lstats[i]
 			}
+			mr := g.bestMR
 			sp := g.split(f, j)
+			sp.MissingRight = mr
 			sp.Gain = g.sc.pair(lstats, rstats) - own
 			sp.Count = int32(nd.count())
 			t.Splits = append(t.Splits, sp)
@@ -616,7 +672,7 @@ func (g *grower) growGreedy(t *Tree, root *gnode) {
 			if nd.depth+1 > t.Depth {
 				t.Depth = nd.depth + 1
 			}
-			mid := g.partition(nd.lo, nd.hi, f, j)
+			mid := g.partition(nd.lo, nd.hi, f, j, mr)
 			l := &gnode{lo: nd.lo, hi: mid, tot: lstats, depth: nd.depth + 1, parent: id}
 			r := &gnode{lo: mid, hi: nd.hi, tot: rstats, depth: nd.depth + 1, parent: id, right: true}
 			if nd.depth+1 < g.cfg.MaxDepth {
@@ -710,7 +766,7 @@ func (g *grower) growOblivious(t *Tree, root *gnode) {
 				rs[i] = nd.tot[i] - ls[i]
 			}
 			after += g.sc.pair(ls, rs)
-			mid := g.partition(nd.lo, nd.hi, bf, bj)
+			mid := g.partition(nd.lo, nd.hi, bf, bj, false) // oblivious: missing goes left
 			l := &gnode{lo: nd.lo, hi: mid, tot: ls, depth: depth + 1}
 			r := &gnode{lo: mid, hi: nd.hi, tot: rs, depth: depth + 1}
 			if depth+1 < g.cfg.MaxDepth && nd.hist != nil {

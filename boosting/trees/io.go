@@ -22,7 +22,8 @@ import (
 //	    uint32 maxDepth, bins, minDataInLeaf; float64 lambda, minSplitGain; uint32 nWeights,
 //	    float64 weights[nWeights]
 //	uint32 nTrees; per tree: uint8 oblivious; uint32 depth, nSplits;
-//	    per split: uint32 feature; uint8 isCat; float32 threshold; uint32 len; bytes category;
+//	    per split: uint32 feature; uint8 kind (bit 0: categorical, bit 1: missing values go
+//	        right); float32 threshold; uint32 len; bytes category;
 //	        float64 gain; int32 count
 //	    greedy: int32 left[nSplits], right[nSplits]
 //	    uint32 nLeaves; float32 leaves[nLeaves*outDim]; int32 leafCount[nLeaves]
@@ -106,7 +107,14 @@ func (e *Ensemble) Save(w io.Writer) error {
 		o.u32(uint32(len(t.Splits)))
 		for _, s := range t.Splits {
 			o.u32(uint32(s.Feature))
-			o.flag(s.IsCat)
+			kind := uint8(0)
+			if s.IsCat {
+				kind |= 1
+			}
+			if s.MissingRight {
+				kind |= 2
+			}
+			o.u8(kind)
 			o.f32(s.Threshold)
 			o.str(s.Category)
 			o.f64(s.Gain)
@@ -297,7 +305,12 @@ func parse(r *reader) (out parsed) {
 		for i := range t.Splits {
 			s := &t.Splits[i]
 			s.Feature = int32(r.u32("split feature"))
-			s.IsCat = r.flag("split kind")
+			switch kind := r.u8("split kind"); {
+			case kind > 3 && r.err == nil:
+				r.err = fmt.Errorf("trees: %w file: split kind is %d, want 0..3", ErrCorrupt, kind)
+			default:
+				s.IsCat, s.MissingRight = kind&1 != 0, kind&2 != 0
+			}
 			s.Threshold = r.f32("threshold")
 			if n := r.count("category length", 1, 1<<20); r.err == nil {
 				s.Category = string(r.b[r.pos : r.pos+n])

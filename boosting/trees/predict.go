@@ -12,6 +12,7 @@ type flatTree struct {
 	thr         []float32
 	cat         []bool
 	anyCat      bool
+	mr          []bool // MissingRight per split (nil when no split has it)
 	left, right []int32
 	leaves      []float32 // [leaves*outDim], -lr_k(t)*leaf
 }
@@ -128,7 +129,13 @@ func (e *Ensemble) flattenTrees() {
 	for t := len(e.flat); t < len(e.trees); t++ {
 		tr := e.trees[t]
 		f := flatTree{obl: tr.Oblivious, left: tr.Left, right: tr.Right}
-		for _, s := range tr.Splits {
+		for i, s := range tr.Splits {
+			if s.MissingRight {
+				if f.mr == nil {
+					f.mr = make([]bool, len(tr.Splits))
+				}
+				f.mr[i] = true
+			}
 			f.feat = append(f.feat, s.Feature)
 			f.cat = append(f.cat, s.IsCat)
 			if s.IsCat {
@@ -178,7 +185,7 @@ func (f *flatTree) leaf(x []float32) int {
 	node := int32(0)
 	for {
 		v := x[f.feat[node]]
-		if (f.cat[node] && v == f.thr[node]) || (!f.cat[node] && v > f.thr[node]) {
+		if (f.cat[node] && v == f.thr[node]) || (!f.cat[node] && (v > f.thr[node] || f.mr != nil && f.mr[node] && v != v)) {
 			node = f.right[node]
 		} else {
 			node = f.left[node]

@@ -48,6 +48,7 @@ type shapTree struct {
 	feat        []int
 	thr         []float32
 	cat         []bool
+	mr          []bool // numeric splits sending missing values right
 	left, right []int
 	cover       []float64
 	value       [][]float64 // leaves: scaled leaf vector
@@ -57,6 +58,7 @@ func (s *shapTree) add(f int, thr float32, cat bool, cover float64, value []floa
 	s.feat = append(s.feat, f)
 	s.thr = append(s.thr, thr)
 	s.cat = append(s.cat, cat)
+	s.mr = append(s.mr, false)
 	s.left = append(s.left, -1)
 	s.right = append(s.right, -1)
 	s.cover = append(s.cover, cover)
@@ -103,6 +105,7 @@ func buildShapTree(t *Tree, f *flatTree, k int) *shapTree {
 		}
 		sp := t.Splits[ref]
 		id := s.add(int(sp.Feature), f.thr[ref], sp.IsCat, 0, nil)
+		s.mr[id] = sp.MissingRight
 		l, cl := build(t.Left[ref])
 		r, cr := build(t.Right[ref])
 		s.left[id], s.right[id], s.cover[id] = l, r, cl+cr
@@ -140,7 +143,7 @@ func (s *shapTree) goesRight(j int, x []float32) bool {
 	if s.cat[j] {
 		return v == s.thr[j]
 	}
-	return v > s.thr[j]
+	return v > s.thr[j] || (s.mr[j] && v != v)
 }
 
 type pathElem struct {

@@ -10,6 +10,10 @@ type Split struct {
 	IsCat     bool
 	Threshold float32
 	Category  string
+	// MissingRight sends a missing (NaN) value right in a numeric split; false sends it left
+	// (the test x > Threshold is false for NaN). Greedy trees learn it per split (XGBoost's
+	// default direction); oblivious trees always send missing values left.
+	MissingRight bool
 	// Gain is the split's improvement of the training score (children minus parent, before
 	// feature weights), summed over the level's nodes for oblivious trees; used by Importance.
 	Gain float64
@@ -73,7 +77,7 @@ func (t *Tree) leaf(x []float32) int {
 		if s.IsCat {
 			right = v == s.code
 		} else {
-			right = v > s.Threshold
+			right = v > s.Threshold || (s.MissingRight && v != v)
 		}
 		if right {
 			node = t.Right[node]
@@ -95,6 +99,11 @@ func (t *Tree) validate(features, outDim int) error {
 	for i, s := range t.Splits {
 		if s.Feature < 0 || int(s.Feature) >= features {
 			return fmt.Errorf("split %d feature %d out of range [0, %d)", i, s.Feature, features)
+		}
+	}
+	for i, s := range t.Splits {
+		if s.MissingRight && (s.IsCat || t.Oblivious) {
+			return fmt.Errorf("split %d sends missing values right, allowed only in numeric splits of greedy trees", i)
 		}
 	}
 	if t.Oblivious {

@@ -5,8 +5,10 @@
 // Task "synthetic-100k-x20": 100,000 training and 20,000 test rows of 20 standard-normal
 // features, y = x0 - 0.5 x1 + 0.25 x2 + 2 x3 - x4 + sin(2 x5) + x6 x7 + 0.5 noise
 // (trees.SyntheticRegression, seed 1); 100 trees of depth 4, eta 0.1, 256 bins, lambda 1,
-// 2 threads. With -data FILE.csv the CSV (label last, read as a regression target) replaces it,
-// split 80/20. The data goes to XGBoost through a temporary binary file that
+// 2 threads. With -data FILE (CSV or Parquet; -header, -label as for every benchmark) the
+// file, read as a regression target, replaces it, split 80/20; missing cells stay NaN for
+// both arms (XGBoost and moeboost's greedy trees learn a default direction per split) and
+// categorical columns are one-hot. The data goes to XGBoost through a temporary binary file that
 // examples/bench/trees_xgb_ref.py reads.
 //
 // Arms "moeboost" and "xgboost" (only when a python3 that imports xgboost is found:
