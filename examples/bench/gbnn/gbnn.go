@@ -8,21 +8,31 @@
 // on the -data CSV (label last) alone; features standardized on each training fold, the
 // regression target too (RMSE reported in the target's original units).
 //
-//   - gbnn: eta 0.1, subsample 0.5, logistic units, the official L-BFGS weak-learner solver
-//     with max_iter 200; full: 200 stages of 1 unit (the notes' setting), quick: 50 stages of
-//     4 units (2 folds). Scored through the assembled network served by train.Predict; the per-stage
-//     curve comes from the ensemble (identical, checked per fold: Extra network_max_abs_diff).
+//   - gbnn: eta 0.1, subsample 0.5, logistic units, the official L-BFGS weak-learner solver;
+//     full: 200 stages of 1 unit (the notes' setting), quick: 50 stages of 4 units (2 folds).
+//     Classification: max_iter 200 and every stage (the notes' protocol). Regression: GBNN's
+//     defaults, max_iter 30 and the number of stages chosen on a 10% validation split of the
+//     training fold (Extra stages_kept, fitted_stages). Scored through the assembled network
+//     served by train.Predict; the per-stage curve comes from the ensemble (identical, checked
+//     per fold: Extra network_max_abs_diff).
 //   - mlp-adam, mlp-sgd: the same 200 logistic units, sklearn's initialization
 //     and L2 penalty (alpha 1e-4), batches of min(200, n), trained by train.Run for 2000
 //     (quick: 500) steps: Adam at lr 1e-3 (sklearn's default), SGD with Nesterov momentum 0.9
-//     at lr 0.01 (sklearn's 1e-3 would need its up to 2000 epochs). A diverged run counts as
-//     NaN for its fold (Extra diverged_folds).
+//     at lr 0.01 (sklearn's 1e-3 would need its up to 2000 epochs). Regression: early stopping
+//     as sklearn's early_stopping=True (10% of the training fold held out, evaluated 50 times
+//     per run, stop after 10 evaluations without improvement, the best weights restored;
+//     Extra best_step). A diverged run counts as NaN for its fold (Extra diverged_folds).
+//   - constant, linear (regression only): the training fold's mean, and least squares with an
+//     intercept (data.MeanPredict, data.LinearPredict), on the same folds: what a model must beat.
 //
-// Rows: Task = dataset, Arm = gbnn | mlp-adam | mlp-sgd, Metric = accuracy | rmse, one value
-// per fold. Extra: higher_is_better; reference_official, the official code (GBNN) or sklearn
-// (MLPs) on the same 5 folds with the full settings (gbnn_ref.py); reference_notes, the
-// research notes' numbers (70/30 splits); for gbnn the staged curve (metric after each number
-// of stages kept).
+// Rows: Task = dataset, Arm = gbnn | mlp-adam | mlp-sgd (| constant | linear), Metric =
+// accuracy | rmse, one value per fold. Extra: higher_is_better; for gbnn the staged curve
+// (metric after each number of stages kept). On a bundled dataset with the full settings,
+// reference_earlier_run holds the official code (GBNN) or sklearn (MLPs) from an earlier run
+// of gbnn_ref.py on these folds with the settings named in reference_earlier_run_settings
+// (not this run's: they are not recomputed, and regression now differs), and
+// reference_notes the research notes' numbers (70/30 splits). Under -quick or -data no
+// reference is attached.
 // Plots: gbnn-<dataset>.png, the metric against the number of stages kept (mean ± std over
 // folds) with the MLP arms as flat lines.
 package gbnnbench
@@ -32,6 +42,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -62,8 +73,11 @@ type Setup struct {
 	KFold, Folds int
 	// GBNN: Stages × UnitsPerStage hidden units.
 	Stages, UnitsPerStage int
-	// MaxIter of the GBNN weak learner (L-BFGS iterations).
+	// MaxIter of the GBNN weak learner (L-BFGS iterations) on classification; regression
+	// uses GBNN's default (30, with the stage count chosen on a validation split).
 	MaxIter int
+	// Quick marks the reduced setup (no earlier-run references are attached to it).
+	Quick bool
 	// MLPSteps for the baselines.
 	MLPSteps int
 }
@@ -71,15 +85,17 @@ type Setup struct {
 // DefaultSetup returns the full or quick configuration.
 func DefaultSetup(quick bool) Setup {
 	if quick {
-		return Setup{Datasets: data.BuiltinNames(), KFold: 5, Folds: 2, Stages: 50, UnitsPerStage: 4, MaxIter: 200, MLPSteps: 500}
+		return Setup{Datasets: data.BuiltinNames(), KFold: 5, Folds: 2, Stages: 50, UnitsPerStage: 4, MaxIter: 200, MLPSteps: 500, Quick: true}
 	}
 	return Setup{Datasets: data.BuiltinNames(), KFold: 5, Folds: 5, Stages: 200, UnitsPerStage: 1, MaxIter: 200, MLPSteps: 2000}
 }
 
-// references are the official GBNN code and sklearn's MLPs (200 logistic units, max_iter
-// 2000) on this benchmark's own 5 folds with the full settings, mean over folds, measured with
-// gbnn_ref.py (sklearn 1.2.1, numpy 1.24.2; GAA-UAM/GBNN b0b4cfa).
-var references = map[string]map[string]float64{
+// earlierRun are numbers from an earlier run of gbnn_ref.py, not from this run: the official
+// GBNN code and sklearn's MLPs on this benchmark's 5 full-setting folds of the bundled
+// datasets, mean over folds, with earlierRunSettings (sklearn 1.2.1, numpy 1.24.2;
+// GAA-UAM/GBNN b0b4cfa). This run's GBNN regression arm uses other settings (validation
+// split, 30 L-BFGS iterations) and its MLP regression arms early stopping.
+var earlierRun = map[string]map[string]float64{
 	"iris":          {"gbnn": 0.960, "mlp-adam": 0.953, "mlp-sgd": 0.933},
 	"breast_cancer": {"gbnn": 0.974, "mlp-adam": 0.975, "mlp-sgd": 0.975},
 	"digits":        {"gbnn": 0.960, "mlp-adam": 0.972, "mlp-sgd": 0.956},
@@ -88,6 +104,8 @@ var references = map[string]map[string]float64{
 
 // notesReferences are the research notes' numbers (official code and sklearn, 70/30 splits,
 // 3 seeds, otherwise the same settings).
+const earlierRunSettings = "earlier offline run of gbnn_ref.py, not recomputed: official GBNN 200 stages x 1 unit, eta 0.1, subsample 0.5, lbfgs max_iter 200, every stage; sklearn MLPs 200 logistic units, max_iter 2000; 5 folds"
+
 var notesReferences = map[string]map[string]float64{
 	"iris":          {"gbnn": 0.993, "mlp-adam": 0.985, "mlp-sgd": 0.926},
 	"breast_cancer": {"gbnn": 0.963, "mlp-adam": 0.963, "mlp-sgd": 0.945},
@@ -97,6 +115,14 @@ var notesReferences = map[string]map[string]float64{
 
 var arms = []string{"gbnn", "mlp-adam", "mlp-sgd"}
 
+// armsFor returns the arms run on a task: the models, and the baselines for regression.
+func armsFor(task data.Task) []string {
+	if task == data.Regression {
+		return append(slices.Clone(arms), suite.BaselineArms...)
+	}
+	return arms
+}
+
 func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	s := DefaultSetup(opts.Quick)
 	if opts.Seeds > 0 {
@@ -104,6 +130,14 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	}
 	s.DataFile = opts.DataFile
 	return Run(ctx, opts, s)
+}
+
+// attachEarlierRun reports whether the earlier run's reference numbers may be shown: bundled
+// datasets with the full settings only.
+func (s Setup) attachEarlierRun() bool {
+	full := DefaultSetup(false)
+	return s.DataFile == "" && !s.Quick && s.KFold == full.KFold && s.Stages == full.Stages &&
+		s.UnitsPerStage == full.UnitsPerStage && s.MaxIter == full.MaxIter
 }
 
 // armResult is one arm's per-fold values on one dataset.
@@ -117,6 +151,9 @@ type armResult struct {
 	guarded  int
 	fitSecs  []float64
 	maxAbsRh float64
+	kept     []float64 // gbnn: stages kept per fold
+	fitted   []float64 // gbnn: stages fitted per fold
+	bestStep []float64 // MLPs with early stopping: the restored step per fold
 }
 
 // Run runs the benchmark with setup s.
@@ -162,7 +199,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 			metric = "rmse"
 		}
 		res := map[string]*armResult{}
-		for _, a := range arms {
+		for _, a := range armsFor(tab.Task) {
 			res[a] = &armResult{}
 		}
 		for f := range s.Folds {
@@ -186,18 +223,31 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 				}
 				bar.Add(1)
 			}
+			if tab.Task == data.Regression {
+				for _, arm := range suite.BaselineArms {
+					v, err := suite.BaselineRMSE(arm, tr, te, unscale)
+					if err != nil {
+						return rows, fmt.Errorf("gbnn bench: %s %s fold %d: %w", arm, tab.Name, f, err)
+					}
+					res[arm].values = append(res[arm].values, v)
+				}
+			}
 		}
-		for _, arm := range arms {
+		for _, arm := range armsFor(tab.Task) {
 			r := res[arm]
 			row := suite.Row(benchName, tab.Name, arm, metric, r.values, median(r.ms), r.steps)
 			row.Extra["higher_is_better"] = metric == "accuracy"
 			row.Extra["folds"] = fmt.Sprintf("%d of %d-fold CV", s.Folds, s.KFold)
 			row.Extra["fit_seconds"] = mean(r.fitSecs)
-			if ref, ok := references[tab.Name][arm]; ok {
-				row.Extra["reference_official"] = ref
+			if ref, ok := earlierRun[tab.Name][arm]; ok && s.attachEarlierRun() {
+				row.Extra["reference_earlier_run"] = ref
+				row.Extra["reference_earlier_run_settings"] = earlierRunSettings
 				row.Extra["reference_notes"] = notesReferences[tab.Name][arm]
 			}
-			if arm == "gbnn" {
+			switch arm {
+			case suite.ArmConstant, suite.ArmLinear:
+				row.Extra["baseline"] = true
+			case "gbnn":
 				m, sd := stagedMeanStd(r.staged)
 				row.Extra["stages"] = s.Stages
 				row.Extra["units_per_stage"] = s.UnitsPerStage
@@ -206,9 +256,14 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 				row.Extra["network_max_abs_diff"] = r.netDiff
 				row.Extra["guarded_stages"] = r.guarded
 				row.Extra["max_abs_rho"] = r.maxAbsRh
-			} else {
+				row.Extra["stages_kept"] = r.kept
+				row.Extra["fitted_stages"] = r.fitted
+			default:
 				row.Extra["hidden_units"] = s.Stages * s.UnitsPerStage
 				row.Extra["diverged_folds"] = r.diverged
+				if len(r.bestStep) > 0 {
+					row.Extra["best_step"] = r.bestStep
+				}
 			}
 			rows = append(rows, row)
 		}
@@ -223,41 +278,52 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 
 	// The paper-style tables.
 	if opts.Out != nil {
-		fmt.Fprintf(opts.Out, "\ngbnn: %d of %d-fold CV, GBNN %d stages × %d units (eta 0.1, lbfgs), MLPs %d logistic units, %d steps; mean ± std over folds\n",
+		fmt.Fprintf(opts.Out, "\ngbnn: %d of %d-fold CV, GBNN %d stages × %d units (eta 0.1, lbfgs; regression: stages chosen on a 10%% validation split), MLPs %d logistic units, %d steps; mean ± std over folds\n",
 			s.Folds, s.KFold, s.Stages, s.UnitsPerStage, s.Stages*s.UnitsPerStage, s.MLPSteps)
 		w := tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(w, "dataset\tmetric\tGBNN\tMLP Adam\tMLP SGD\tofficial GBNN*\tsklearn Adam*\tsklearn SGD*\tGBNN s/fit\t")
+		refs := s.attachEarlierRun()
+		head := "dataset\tmetric\tGBNN\tMLP Adam\tMLP SGD\tconstant\tlinear\t"
+		if refs {
+			head += "official GBNN†\tsklearn Adam†\tsklearn SGD†\t"
+		}
+		fmt.Fprintln(w, head+"GBNN s/fit\t")
 		for _, sm := range summaries {
 			line := []string{sm.name, sm.metric}
-			for _, a := range arms {
-				m, sd := suite.MeanStd(sm.res[a].values)
+			for _, a := range append(slices.Clone(arms), suite.BaselineArms...) {
+				r, ok := sm.res[a]
+				if !ok {
+					line = append(line, "-")
+					continue
+				}
+				m, sd := suite.MeanStd(r.values)
 				line = append(line, fmt.Sprintf("%.3f ± %.3f", m, sd))
 			}
-			for _, a := range arms {
-				if ref, ok := references[sm.name][a]; ok {
-					line = append(line, fmt.Sprintf("%.3f", ref))
-				} else {
-					line = append(line, "-")
+			if refs {
+				for _, a := range arms {
+					if ref, ok := earlierRun[sm.name][a]; ok {
+						line = append(line, fmt.Sprintf("%.3f", ref))
+					} else {
+						line = append(line, "-")
+					}
 				}
 			}
 			line = append(line, fmt.Sprintf("%.1f", mean(sm.res["gbnn"].fitSecs)))
 			fmt.Fprintln(w, strings.Join(line, "\t")+"\t")
 		}
 		w.Flush()
-		fmt.Fprintf(opts.Out, "* official GBNN code and sklearn MLPs on the same 5 folds with the full settings (gbnn_ref.py)\n")
+		fmt.Fprintf(opts.Out, "constant: the training fold's mean; linear: least squares; same folds (regression only)\n")
+		if refs {
+			fmt.Fprintf(opts.Out, "† not from this run: %s; this run's regression arms use other settings\n", earlierRunSettings)
+		} else {
+			fmt.Fprintf(opts.Out, "(no official-code or sklearn reference: run gbnn_ref.py on this run's folds, see foldsdump)\n")
+		}
 		fmt.Fprintf(opts.Out, "\ngbnn: metric of the GBNN network with only its first stages kept (mean over folds)\n")
 		w = tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		keeps := keepPoints(s.Stages)
-		head := []string{"dataset"}
-		for _, k := range keeps {
-			head = append(head, fmt.Sprintf("%d st (%d u)", k, k*s.UnitsPerStage))
-		}
-		fmt.Fprintln(w, strings.Join(head, "\t")+"\t")
 		for _, sm := range summaries {
 			m, _ := stagedMeanStd(sm.res["gbnn"].staged)
 			line := []string{sm.name}
-			for _, k := range keeps {
-				line = append(line, fmt.Sprintf("%.3f", m[k-1]))
+			for _, k := range keepPoints(len(m)) {
+				line = append(line, fmt.Sprintf("%d st (%d u): %.3f", k, k*s.UnitsPerStage, m[k-1]))
 			}
 			fmt.Fprintln(w, strings.Join(line, "\t")+"\t")
 		}
@@ -268,20 +334,26 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 
 // runGBNN fits GBNN on one fold and scores it through the assembled network.
 func runGBNN(ctx context.Context, b compute.Backend, s Setup, tr, te *data.Table, unscale float64, r *armResult, bar *suite.Progress, desc string) error {
-	cfg := gbnn.Config{TotalUnits: s.Stages * s.UnitsPerStage, UnitsPerStage: s.UnitsPerStage, Eta: 0.1,
-		Solver: gbnn.SolverLBFGS, MaxIter: s.MaxIter, Seed: uint64(len(r.values) + 1), Backend: b,
+	// GBNN's defaults: eta 0.1, L-BFGS, standardization inside Fit, and for regression 30
+	// iterations and the stage count chosen on a validation split.
+	cfg := gbnn.Config{TotalUnits: s.Stages * s.UnitsPerStage, UnitsPerStage: s.UnitsPerStage,
+		Seed: uint64(len(r.values) + 1), Backend: b,
 		OnStage: func(stage int, st *gbnn.Stage) {
 			bar.Add(1)
 			if stage%10 == 0 {
 				bar.Describe(fmt.Sprintf("%s stage %d", desc, stage+1))
 			}
 		}}
+	if tr.Task == data.Classification {
+		cfg.MaxIter = s.MaxIter // the notes' protocol: 200 iterations, every stage
+	}
 	t0 := time.Now()
 	m, err := gbnn.Fit(ctx, cfg, tr)
 	if err != nil {
 		return err
 	}
 	secs := time.Since(t0).Seconds()
+	bar.Add(s.Stages - m.FittedStages) // stages not fitted after early stopping
 	staged, err := m.StagedScores(te)
 	if err != nil {
 		return err
@@ -325,6 +397,8 @@ func runGBNN(ctx context.Context, b compute.Backend, s Setup, tr, te *data.Table
 	r.ms = append(r.ms, 1000*secs/float64(m.NumStages()))
 	r.fitSecs = append(r.fitSecs, secs)
 	r.steps = m.NumStages()
+	r.kept = append(r.kept, float64(m.NumStages()))
+	r.fitted = append(r.fitted, float64(m.FittedStages))
 	return nil
 }
 

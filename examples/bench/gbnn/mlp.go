@@ -35,7 +35,17 @@ func runMLP(ctx context.Context, b compute.Backend, s Setup, arm string, tr, te 
 	if tr.Task == data.Classification {
 		outputs, loss = tr.NumClasses, "cross_entropy"
 	}
-	batch := min(200, tr.N) // sklearn's batch_size="auto"
+	// Regression stops early as sklearn's early_stopping=True: validation_fraction 0.1,
+	// n_iter_no_change 10 (evaluations here, epochs there), tol 1e-4, best weights restored.
+	fitRows := tr
+	var val *data.Table
+	if tr.Task == data.Regression {
+		var err error
+		if fitRows, val, err = tr.Split(0.1, seed); err != nil {
+			return err
+		}
+	}
+	batch := min(200, fitRows.N) // sklearn's batch_size="auto"
 	store := model.NewStore()
 	// sklearn's initialization for logistic units: uniform ±sqrt(2/(fan_in+fan_out)).
 	rng := data.Rand(seed)
@@ -75,11 +85,23 @@ func runMLP(ctx context.Context, b compute.Backend, s Setup, arm string, tr, te 
 	default:
 		return fmt.Errorf("unknown arm %q", arm)
 	}
-	batches, err := data.NewTrainBatches(tr, batch, seed)
+	batches, err := data.NewTrainBatches(fitRows, batch, seed)
 	if err != nil {
 		return err
 	}
 	cfg.Train = batches
+	var best *bestWeights
+	if val != nil {
+		vb, err := data.NewEvalBatches(val, val.N)
+		if err != nil {
+			return err
+		}
+		best = &bestWeights{store: store, metric: "val/loss", step: -1}
+		cfg.Eval = []train.EvalSet{{Name: "val", Data: vb}}
+		cfg.EvalEvery = max(1, s.MLPSteps/50)
+		cfg.EarlyStopping = train.EarlyStopping{Monitor: "val/loss", Patience: 10, MinDelta: 1e-4}
+		cfg.Callbacks = []train.Callback{best}
+	}
 	res, err := train.Run(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil || !strings.Contains(err.Error(), "not finite") {
@@ -89,6 +111,12 @@ func runMLP(ctx context.Context, b compute.Backend, s Setup, arm string, tr, te 
 		r.values = append(r.values, math.NaN())
 		r.diverged++
 		return nil
+	}
+	if best != nil {
+		if err := best.restore(); err != nil {
+			return err
+		}
+		r.bestStep = append(r.bestStep, float64(best.step))
 	}
 	xt := tensors.FromFlatDataAndDimensions(toF32(te.X), te.N, te.D)
 	outs, err := res.Predict(xt)
@@ -115,6 +143,53 @@ func runMLP(ctx context.Context, b compute.Backend, s Setup, arm string, tr, te 
 	r.ms = append(r.ms, res.MsPerStep)
 	r.fitSecs = append(r.fitSecs, res.WallSeconds)
 	r.steps = res.Steps
+	return nil
+}
+
+// bestWeights is an evaluation callback that keeps a host copy of every variable under
+// /mlp at the evaluation with the lowest metric, and writes it back with restore (sklearn's
+// early stopping returns its best coefficients).
+type bestWeights struct {
+	store  *model.Store
+	metric string
+	best   float64
+	step   int
+	saved  map[string]*tensors.Tensor
+}
+
+// OnEval implements train.EvalCallback.
+func (b *bestWeights) OnEval(p train.EvalPoint, _ *train.Result) error {
+	v, ok := p.Metrics[b.metric]
+	if !ok || math.IsNaN(v) || (b.step >= 0 && v >= b.best) {
+		return nil
+	}
+	saved := map[string]*tensors.Tensor{}
+	for v := range b.store.IterVariables() {
+		if !strings.HasPrefix(v.Scope(), "/mlp") {
+			continue
+		}
+		t, err := v.Value()
+		if err != nil {
+			return err
+		}
+		saved[v.String()] = tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](t), t.Shape().Dimensions...)
+	}
+	b.best, b.step, b.saved = v, p.Step, saved
+	return nil
+}
+
+// restore writes the best weights back into the store.
+func (b *bestWeights) restore() error {
+	if b.saved == nil {
+		return nil
+	}
+	for v := range b.store.IterVariables() {
+		if t, ok := b.saved[v.String()]; ok && strings.HasPrefix(v.Scope(), "/mlp") {
+			if err := v.SetValue(t); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -159,12 +234,17 @@ func mean(xs []float64) float64 {
 	return m
 }
 
-// stagedMeanStd returns, per number of stages, the mean and std over folds.
+// stagedMeanStd returns, per number of stages, the mean and std over folds, up to the fewest
+// stages any fold kept.
 func stagedMeanStd(staged [][]float64) (m, sd []float64) {
 	if len(staged) == 0 {
 		return nil, nil
 	}
-	for s := range staged[0] {
+	n := len(staged[0])
+	for _, f := range staged {
+		n = min(n, len(f))
+	}
+	for s := range n {
 		col := make([]float64, len(staged))
 		for f := range staged {
 			col[f] = staged[f][s]
@@ -194,9 +274,16 @@ func plotStaged(path, name, metric string, res map[string]*armResult) error {
 		xs[i] = float64(i + 1)
 	}
 	series := []suite.Series{{Name: "gbnn (first stages kept)", X: xs, Y: m, Err: sd}}
-	for _, arm := range arms[1:] {
+	for _, arm := range append(slices.Clone(arms[1:]), suite.BaselineArms...) {
+		if _, ok := res[arm]; !ok {
+			continue
+		}
 		v := mean(res[arm].values)
-		series = append(series, suite.Series{Name: arm + " (full net)", X: []float64{1, float64(len(m))}, Y: []float64{v, v}})
+		label := arm + " (full net)"
+		if slices.Contains(suite.BaselineArms, arm) {
+			label = arm + " baseline"
+		}
+		series = append(series, suite.Series{Name: label, X: []float64{1, float64(len(m))}, Y: []float64{v, v}})
 	}
 	return suite.SavePlot(path, suite.Chart{Title: fmt.Sprintf("GBNN on %s: %s vs stages kept", name, metric),
 		XLabel: "stages kept", YLabel: metric, Series: series})
