@@ -172,6 +172,9 @@ func runTable(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 				}
 			}
 		}
+		if rows, lines, err = addBaselines(rows, lines, task.table, seeds); err != nil {
+			return rows, err
+		}
 		opts.Logf("\nOptimizers on %s (%d steps, batch %d, %d seed(s)): test %s", task.table.Name, task.steps, task.batch, seeds, task.metric)
 		opts.Logf("%-22s %9s %19s %8s %8s", "optimizer", "lr", task.metric+" (mean ± std)", "ms/step", "state/p")
 		opts.Logf("%s", strings.Join(lines, "\n"))

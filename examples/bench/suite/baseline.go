@@ -38,3 +38,35 @@ func BaselineRMSE(arm string, tr, te *data.Table, unscale float64) (float64, err
 	}
 	return data.RMSE(pred, te.Y) * unscale, nil
 }
+
+// SplitBaselineRows returns one result row per baseline arm for a benchmark whose seed s
+// (1..seeds) trains on t.Split(testFraction, s) and reports test RMSE in the target's units:
+// the baselines are fitted on each of those training sides and scored on the same test sides
+// (Extra: baseline, higher_is_better, per_seed). Classification tables get none.
+func SplitBaselineRows(benchmark string, t *data.Table, testFraction float64, seeds int) ([]Result, error) {
+	if t.Task != data.Regression {
+		return nil, nil
+	}
+	vals := make(map[string][]float64)
+	for s := 1; s <= seeds; s++ {
+		tr, te, err := t.Split(testFraction, uint64(s))
+		if err != nil {
+			return nil, err
+		}
+		for _, arm := range BaselineArms {
+			v, err := BaselineRMSE(arm, tr, te, 1)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Name, err)
+			}
+			vals[arm] = append(vals[arm], v)
+		}
+	}
+	var rows []Result
+	for _, arm := range BaselineArms {
+		r := Row(benchmark, t.Name, arm, "rmse", vals[arm], 0, 0)
+		r.Extra["baseline"] = true
+		r.Extra["higher_is_better"] = false
+		rows = append(rows, r)
+	}
+	return rows, nil
+}

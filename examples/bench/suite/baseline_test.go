@@ -28,3 +28,31 @@ func TestBaselineArms(t *testing.T) {
 	_, err := BaselineRMSE("ridge", tr, te, 1)
 	require.ErrorContains(t, err, `"ridge" unknown`)
 }
+
+func TestSplitBaselineRows(t *testing.T) {
+	dia, err := data.Builtin("diabetes")
+	require.NoError(t, err)
+	rows, err := SplitBaselineRows("mlp", dia, 0.2, 3)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for i, r := range rows {
+		require.Equal(t, BaselineArms[i], r.Arm)
+		require.Equal(t, "diabetes", r.Task)
+		require.Equal(t, "rmse", r.Metric)
+		require.Equal(t, 3, r.Seeds)
+		require.Equal(t, true, r.Extra["baseline"])
+		// Seed 2's split, recomputed: the row holds the same value.
+		tr, te, err := dia.Split(0.2, 2)
+		require.NoError(t, err)
+		want, err := BaselineRMSE(r.Arm, tr, te, 1)
+		require.NoError(t, err)
+		require.InDelta(t, want, r.Extra["per_seed"].([]float64)[1], 1e-12)
+	}
+	require.Greater(t, rows[0].Value, rows[1].Value, "least squares beats the mean on diabetes")
+	require.InDelta(t, 75, rows[0].Value, 8, "the mean's RMSE is about the target's std")
+	iris, err := data.Builtin("iris")
+	require.NoError(t, err)
+	rows, err = SplitBaselineRows("mlp", iris, 0.2, 3)
+	require.NoError(t, err)
+	require.Empty(t, rows, "no regression baselines for classification")
+}
