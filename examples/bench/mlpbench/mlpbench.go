@@ -152,6 +152,11 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		row.Extra["higher_is_better"] = metric == "accuracy"
 		rows = append(rows, row)
 		opts.Logf("mlp %-12s %s = %.4f ± %.4f over %d seeds (%.3f ms/step, %d steps)", spec.Table.Name, metric, row.Value, row.Std, seeds, msMean, steps)
+		base, err := baselineRows(opts, spec.Table, seeds)
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, base...)
 		if p := opts.PlotPath("mlp", spec.Table.Name); p != "" {
 			unit := ""
 			if metric == "rmse" {
