@@ -2,6 +2,8 @@ package gbnn
 
 import (
 	"context"
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/moeboost/moeboost/train/data"
@@ -50,4 +52,60 @@ func TestRegressionBeatsBaselines(t *testing.T) {
 			require.Less(t, gb, lin)
 		})
 	}
+}
+
+// TestStandardizationFolded checks that Fit's internal standardization is folded back exactly:
+// fitting raw data equals fitting data standardized outside (NoStandardize) and mapping the
+// predictions back, for regression (target scaled too) and classification (features only).
+func TestStandardizationFolded(t *testing.T) {
+	for _, name := range []string{"diabetes", "iris"} {
+		t.Run(name, func(t *testing.T) {
+			tab, err := data.Builtin(name)
+			require.NoError(t, err)
+			tr, te, err := tab.Split(0.3, 1)
+			require.NoError(t, err)
+			cfg := Config{TotalUnits: 12, UnitsPerStage: 2, Seed: 4}
+			raw, err := Fit(context.Background(), cfg, tr)
+			require.NoError(t, err)
+			sc, trS, others := data.Standardize(tr, true, te)
+			cfg.NoStandardize = true
+			pre, err := Fit(context.Background(), cfg, trS)
+			require.NoError(t, err)
+			require.Equal(t, pre.NumStages(), raw.NumStages())
+			require.Equal(t, pre.ValidationRows, raw.ValidationRows)
+			got, err := raw.Decision(te.X, te.N)
+			require.NoError(t, err)
+			want, err := pre.Decision(others[0].X, te.N)
+			require.NoError(t, err)
+			for i := range want {
+				if raw.Kind == Regression {
+					want[i] = sc.UnscaleY(want[i])
+				}
+				require.InDelta(t, want[i], got[i], 1e-6*(1+math.Abs(want[i])), "row %d", i)
+			}
+		})
+	}
+}
+
+// TestValidationStopping checks the stage-count choice: with eta 1 and 200 L-BFGS iterations
+// (the official step) diabetes overfits within a few stages, so fitting stops Patience stages
+// after the best validation loss and keeps the stages up to it; switched off, every stage is
+// fitted.
+func TestValidationStopping(t *testing.T) {
+	tab, err := data.Builtin("diabetes")
+	require.NoError(t, err)
+	cfg := Config{TotalUnits: 60, Eta: 1, MaxIter: 200, Patience: 5, Seed: 2}
+	m, err := Fit(context.Background(), cfg, tab)
+	require.NoError(t, err)
+	require.Equal(t, 44, m.ValidationRows, "10% of 442 rows held out")
+	require.Less(t, m.FittedStages, 60, "stopped early")
+	require.Equal(t, m.FittedStages, m.NumStages()+cfg.Patience, "stopped Patience stages after the best")
+	best := m.ValidationLoss[m.NumStages()-1]
+	require.Equal(t, best, slices.Min(m.ValidationLoss), "kept the stages up to the best validation loss")
+	cfg.ValidationFraction = -1
+	all, err := Fit(context.Background(), cfg, tab)
+	require.NoError(t, err)
+	require.Equal(t, 60, all.NumStages())
+	require.Zero(t, all.ValidationRows)
+	require.Empty(t, all.ValidationLoss)
 }
