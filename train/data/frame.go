@@ -179,8 +179,10 @@ func ReadFrame(r io.Reader, name string, o ReadOptions) (*Frame, error) {
 	}
 	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 	if !utf8.Valid(raw) {
-		line := 1 + bytes.Count(raw[:firstInvalidUTF8(raw)], []byte("\n"))
-		return nil, fmt.Errorf("%s line %d: the file is not valid UTF-8 text (save it as UTF-8 CSV)", name, line)
+		at := firstInvalidUTF8(raw)
+		line := 1 + bytes.Count(raw[:at], []byte("\n"))
+		char := utf8.RuneCount(raw[bytes.LastIndexByte(raw[:at], '\n')+1:at]) + 1
+		return nil, fmt.Errorf("%s line %d, character %d: the file is not valid UTF-8 text (save it as UTF-8 CSV)", name, line, char)
 	}
 	delim := o.Delimiter
 	if delim == 0 {
@@ -217,18 +219,19 @@ func readAllMaybeGzip(r io.Reader, name string) ([]byte, error) {
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad gzip stream: %w", name, err)
+			return nil, fmt.Errorf("%s line 1: bad gzip stream (%v)", name, err)
 		}
 		defer gz.Close()
 		raw, err := io.ReadAll(gz)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad gzip stream: %w", name, err)
+			line := 1 + bytes.Count(raw, []byte("\n"))
+			return nil, fmt.Errorf("%s line %d: bad gzip stream after %d bytes (%v)", name, line, len(raw), err)
 		}
 		return raw, nil
 	}
 	raw, err := io.ReadAll(br)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s line %d: reading failed (%w)", name, 1+bytes.Count(raw, []byte("\n")), err)
 	}
 	return raw, nil
 }
@@ -317,7 +320,8 @@ func (p *parser) parse(raw []byte, forceCat []bool) (*Frame, []bool, error) {
 	cr.Comma = p.delim
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	cr.ReuseRecord = false
+	cr.ReuseRecord = true
+	keep := true // records read before streaming (header and probe) keep their own slices
 	next := func() (*record, error) {
 		for {
 			cells, err := cr.Read()
@@ -330,6 +334,9 @@ func (p *parser) parse(raw []byte, forceCat []bool) (*Frame, []bool, error) {
 			line, _ := cr.FieldPos(0)
 			if len(cells) == 1 && strings.TrimSpace(cells[0]) == "" {
 				continue // a line of spaces
+			}
+			if keep {
+				cells = slices.Clone(cells)
 			}
 			for i := range cells {
 				cells[i] = strings.TrimSpace(cells[i])
@@ -375,6 +382,9 @@ func (p *parser) parse(raw []byte, forceCat []bool) (*Frame, []bool, error) {
 	if headerLine == 0 {
 		rows = append([]*record{first}, probe...)
 	}
+	if len(rows) == 0 {
+		return nil, nil, fmt.Errorf("%s line %d: no data rows after the header", p.name, headerLine+1)
+	}
 	width := len(first.cells)
 	if bundledFeatures >= 0 {
 		width = bundledFeatures + 1
@@ -414,9 +424,20 @@ func (p *parser) parse(raw []byte, forceCat []bool) (*Frame, []bool, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	keep = false
 	cat := forceCat
 	if cat == nil {
 		cat = make([]bool, width)
+		// A label with a non-number among the first records is string classes (the rule
+		// for the label is "any non-number"), so it needs no second pass.
+		for _, r := range rows {
+			if len(r.cells) == width {
+				if _, ok, _ := p.parseNumber(r.cells[labelCol]); !ok {
+					cat[labelCol] = true
+					break
+				}
+			}
+		}
 		for _, c := range p.opts.Categorical {
 			j, err := resolveColumn(c, names, width)
 			if err != nil {
@@ -643,8 +664,8 @@ func (p *parser) isBundled(first *record, probe []*record) bool {
 	}
 	named := false
 	for _, s := range c[2:] {
-		if _, ok, missing := p.parseNumber(s); !ok || missing {
-			named = true
+		if _, ok, _ := p.parseNumber(s); !ok {
+			named = true // a name that is neither a number nor an NA string
 		}
 	}
 	if !named {

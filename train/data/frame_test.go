@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"compress/gzip"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -138,7 +140,8 @@ func TestReadFrameErrors(t *testing.T) {
 		{"bare quote", "a,b,y\n1,2\"x,0\n", ReadOptions{}, `t line 2, character 4: bare " in non-quoted-field`},
 		{"unterminated quote", "a,b,y\n1,\"2,0\n", ReadOptions{}, `t line 2, character 8: extraneous or missing " in quoted-field`},
 		{"too many cells", "a,b,y\n1,2,0,5\n", ReadOptions{}, "t line 2 column 4: ragged row: 4 cells, the header has 3 columns"},
-		{"invalid utf8", "a,b,y\n1,2,0\n\xff,2,1\n", ReadOptions{}, "t line 3: the file is not valid UTF-8 text"},
+		{"invalid utf8", "a,b,y\n1,2,0\n\xff,2,1\n", ReadOptions{}, "t line 3, character 1: the file is not valid UTF-8 text"},
+		{"invalid utf8 mid-line", "a,b,y\n1,é\xff,0\n", ReadOptions{}, "t line 2, character 4: the file is not valid UTF-8 text"},
 		{"unknown categorical", "a,b,y\n1,2,0\n", ReadOptions{Categorical: []string{"q"}}, `t line 1: categorical column: "q" is neither a column name`},
 		{"regression on strings", "a,y\n1,x\n2,y\n", ReadOptions{Task: Regression}, `t line 2 column 2: regression label "x" is not a number`},
 		{"no feature", "a,y\n,1\n,0\n", ReadOptions{Header: HeaderNames}, ""},
@@ -314,4 +317,40 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadFrameTruncatedGzip(t *testing.T) {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write([]byte(strings.Repeat("1,2,0\n", 2000)))
+	require.NoError(t, w.Close())
+	raw := buf.Bytes()
+	_, err := ReadFrame(bytes.NewReader(raw[:len(raw)-10]), "t", ReadOptions{})
+	require.ErrorContains(t, err, "t line 2001: bad gzip stream after 12000 bytes (unexpected EOF)")
+	_, err = ReadFrame(bytes.NewReader(raw[:5]), "t", ReadOptions{})
+	require.ErrorContains(t, err, "t line 1: bad gzip stream (unexpected EOF)")
+}
+
+// BenchmarkReadFrame reads a 100,000 x 10 numeric CSV with a header and a string label.
+func BenchmarkReadFrame(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("x0,x1,x2,x3,x4,x5,x6,x7,x8,x9,label\n")
+	rng := uint64(1)
+	for r := 0; r < 100000; r++ {
+		for j := 0; j < 10; j++ {
+			rng = rng*6364136223846793005 + 1442695040888963407
+			fmt.Fprintf(&sb, "%.6g,", float64(rng>>11)/(1<<53)*4-2)
+		}
+		sb.WriteString([]string{"cat", "dog", "emu"}[r%3])
+		sb.WriteByte('\n')
+	}
+	raw := []byte(sb.String())
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for range b.N {
+		f, err := ReadFrame(bytes.NewReader(raw), "bench", ReadOptions{})
+		if err != nil || f.N != 100000 {
+			b.Fatalf("read: %v", err)
+		}
+	}
 }

@@ -150,6 +150,9 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		row := suite.Row("mlp", spec.Table.Name, "mlp-adamw", metric, vals, msMean, steps)
 		row.Extra["hidden"] = spec.Hidden
 		row.Extra["higher_is_better"] = metric == "accuracy"
+		if names := suite.ClassNamesExtra(spec.Table); names != nil && opts.DataFile != "" {
+			row.Extra["class_names"] = names // class id i is the label text names[i]
+		}
 		rows = append(rows, row)
 		opts.Logf("mlp %-12s %s = %.4f ± %.4f over %d seeds (%.3f ms/step, %d steps)", spec.Table.Name, metric, row.Value, row.Std, seeds, msMean, steps)
 		base, err := baselineRows(opts, spec.Table, seeds)
