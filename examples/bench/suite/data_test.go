@@ -2,6 +2,7 @@ package suite
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,5 +50,19 @@ func TestLoadTableFlags(t *testing.T) {
 			}
 			require.NoError(t, err)
 		})
+	}
+}
+
+func TestRunDataFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-impute", "zero"}, `-impute: impute "zero": allowed are none, mean, median`},
+		{[]string{"-task", "ranking"}, `-task: task "ranking": allowed are auto, classification, regression`},
+		{[]string{"-header", "maybe"}, `-header: header mode "maybe": allowed are auto, yes, no`},
+	} {
+		var out bytes.Buffer
+		require.EqualError(t, Run(context.Background(), tc.args, &out), tc.err)
 	}
 }
