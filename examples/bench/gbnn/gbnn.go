@@ -163,7 +163,9 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 	}
 	var tables []*data.Table
 	if s.DataFile != "" {
-		t, err := data.LoadCSV(s.DataFile, data.Auto)
+		o := opts // -data with the -header, -label, -task, -categorical and -impute flags
+		o.DataFile = s.DataFile
+		t, err := o.LoadTable(data.Auto)
 		if err != nil {
 			return nil, err
 		}
