@@ -71,7 +71,7 @@ type Frame struct {
 	// and ClassNames holds the target name, if known.
 	NumClasses int
 	ClassNames []string
-	// Lines holds each row's 1-based line number in the file (nil for Parquet).
+	// Lines holds each row's 1-based line number in the file (for Parquet: its 1-based row).
 	Lines []int
 }
 
