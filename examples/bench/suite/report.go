@@ -25,6 +25,11 @@ import (
 // with Result.AsAnchor; a benchmark may mark several arms (each gets its own ratio column).
 const ExtraAnchor = "anchor"
 
+// ExtraBaseline is the Result.Extra key (value true) of the regression baselines (ArmConstant,
+// ArmLinear: SplitBaselineRows, the gbnn benchmark); such rows are anchors too, so the report
+// divides by them as by rows marked with ExtraAnchor.
+const ExtraBaseline = "baseline"
+
 // ExtraHigherIsBetter is the Result.Extra key (a bool) saying which direction of a metric is
 // better; when every row of a metric in a task carries it, the report shows the best value in
 // bold.
@@ -42,10 +47,15 @@ func (r Result) AsAnchor() Result {
 	return r
 }
 
-// IsAnchor reports whether r is marked as an anchor (see ExtraAnchor).
+// IsAnchor reports whether r is marked as an anchor: Extra[ExtraAnchor] or
+// Extra[ExtraBaseline] is true.
 func (r Result) IsAnchor() bool {
-	b, ok := r.Extra[ExtraAnchor].(bool)
-	return ok && b
+	for _, k := range []string{ExtraAnchor, ExtraBaseline} {
+		if b, ok := r.Extra[k].(bool); ok && b {
+			return true
+		}
+	}
+	return false
 }
 
 // ReportInfo is the run metadata a report shows besides File's own fields.
@@ -390,7 +400,7 @@ func ratioText(v, ref float64) string {
 // already shows are left out (with ratio columns, so are the older "ratio_vs_*" fields). A key
 // whose value differs between the arm's metrics is shown per metric.
 func notes(rows []Result, ratioColumns bool) string {
-	skip := map[string]bool{"per_seed": true, ExtraAnchor: true, ExtraHigherIsBetter: true}
+	skip := map[string]bool{"per_seed": true, ExtraAnchor: true, ExtraBaseline: true, ExtraHigherIsBetter: true}
 	vals := map[string][]string{}
 	for _, r := range rows {
 		for k, v := range r.Extra {
@@ -650,7 +660,7 @@ footer { margin-top: 40px; color: #8a939d; font-size: 12px; }
 {{end}}</section>
 {{end}}
 <footer>Written by moeboost's examples/bench (-report). Self-contained: styles inline, plots embedded, no scripts, nothing fetched.
-Ratio columns divide each arm's value by an anchor arm's (rows whose Extra has "anchor": true); bold marks the best value of metrics whose rows say higher_is_better.</footer>
+Ratio columns divide each arm's value by an anchor arm's (rows whose Extra has "anchor" or "baseline" true); bold marks the best value of metrics whose rows say higher_is_better.</footer>
 </main>
 </body>
 </html>

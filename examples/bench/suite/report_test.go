@@ -28,6 +28,8 @@ func TestAnchorMark(t *testing.T) {
 		{"not a bool", map[string]any{ExtraAnchor: "yes"}, false},
 		{"false", map[string]any{ExtraAnchor: false}, false},
 		{"true", map[string]any{ExtraAnchor: true}, true},
+		{"regression baseline", map[string]any{ExtraBaseline: true}, true},
+		{"baseline false", map[string]any{ExtraBaseline: false}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Result{Arm: "a", Extra: tc.extra}
@@ -91,7 +93,7 @@ func TestBuildTable(t *testing.T) {
 			rows: []Result{
 				{Arm: "net", Metric: "rmse", Value: 1, Std: 0.1, Seeds: 3, MsPerStep: 4.5, Steps: 10},
 				{Arm: "net", Metric: "fit_seconds", Value: 6, Seeds: 1},
-				Result{Arm: "constant", Metric: "rmse", Value: 4, Seeds: 1}.AsAnchor(),
+				{Arm: "constant", Metric: "rmse", Value: 4, Seeds: 1, Extra: map[string]any{ExtraBaseline: true}},
 				Result{Arm: "linear", Metric: "rmse", Value: 2, Seeds: 1}.AsAnchor(),
 				Result{Arm: "linear", Metric: "fit_seconds", Value: 3, Seeds: 1}.AsAnchor(),
 			},
