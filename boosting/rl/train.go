@@ -33,6 +33,9 @@ type Result struct {
 	// Updates is the number of trees grown (all ensembles) or optimizer steps.
 	Updates int
 	Seconds float64
+	// Norm is the run's observation normalizer (it standardizes only when Config.NormObs), for
+	// evaluating the trained agent afterwards with Evaluate.
+	Norm *Normalizer
 }
 
 // StepsPerSecond is environment steps per wall-clock second.
@@ -155,7 +158,7 @@ func TrainAgent(ctx context.Context, cfg Config, ac *ActorCritic, progress func(
 	for i := range starts {
 		starts[i] = true
 	}
-	res := &Result{StepsToTarget: -1}
+	res := &Result{StepsToTarget: -1, Norm: norm}
 	var recent []float64
 	nextEval := cfg.EvalEvery
 	steps := 0
