@@ -6,7 +6,7 @@ import (
 
 // BenchmarkRegressorFit: 100 depth-4 trees on 100k x 20 with 2 threads (the trees-speed task).
 func BenchmarkRegressorFit(b *testing.B) {
-	d, y := SyntheticRegression(100000, 20, 1)
+	d, y := synth(b, 100000, 20, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := FitRegressor(d, y, RegressorConfig{Trees: 100, MaxDepth: 4, LearningRate: 0.1, Threads: 2}); err != nil {

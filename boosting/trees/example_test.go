@@ -39,7 +39,10 @@ func Example() {
 
 // Fit the squared-loss regressor.
 func ExampleFitRegressor() {
-	d, y := trees.SyntheticRegression(2000, 8, 1)
+	d, y, err := trees.SyntheticRegression(2000, 8, 1)
+	if err != nil {
+		panic(err)
+	}
 	r, err := trees.FitRegressor(d, y, trees.RegressorConfig{Trees: 50, MaxDepth: 4, LearningRate: 0.2, Threads: 1})
 	if err != nil {
 		panic(err)

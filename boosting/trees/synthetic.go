@@ -1,6 +1,7 @@
 package trees
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -12,10 +13,14 @@ import (
 //
 // the data of the trees-speed benchmark (linear plus sine plus an interaction plus noise, as
 // the research notes' XGBoost timing used). The PCG stream (seed, 0x5eed) makes it identical
-// on every machine.
-func SyntheticRegression(n, features int, seed uint64) (*Data, []float32) {
+// on every machine. The target reads features 0..7, so features below 8 (or a negative n) is
+// an error.
+func SyntheticRegression(n, features int, seed uint64) (*Data, []float32, error) {
 	if features < 8 {
-		panic("trees: SyntheticRegression needs at least 8 features")
+		return nil, nil, fmt.Errorf("trees: SyntheticRegression features=%d must be >= 8 (the target reads x0..x7)", features)
+	}
+	if n < 0 {
+		return nil, nil, fmt.Errorf("trees: SyntheticRegression n=%d must be >= 0", n)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	x := make([]float32, n*features)
@@ -29,5 +34,5 @@ func SyntheticRegression(n, features int, seed uint64) (*Data, []float32) {
 			math.Sin(2*float64(row[5])) + float64(row[6])*float64(row[7]) + 0.5*rng.NormFloat64()
 		y[i] = float32(v)
 	}
-	return NumericData(x, n, features), y
+	return NumericData(x, n, features), y, nil
 }

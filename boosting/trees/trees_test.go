@@ -374,7 +374,7 @@ func fuzzLoadOne(t *testing.T, data []byte, probe *Data) {
 }
 
 func TestRegressorSynthetic(t *testing.T) {
-	d, y := SyntheticRegression(12000, 10, 3)
+	d, y := synth(t, 12000, 10, 3)
 	tr := NumericData(d.Num[:10000*10], 10000, 10)
 	te := NumericData(d.Num[10000*10:], 2000, 10)
 	r, err := FitRegressor(tr, y[:10000], RegressorConfig{Trees: 60, MaxDepth: 4, LearningRate: 0.1, Threads: 2})
@@ -412,7 +412,7 @@ func TestRegressorSynthetic(t *testing.T) {
 // brute-force XGBoost-style depth-wise tree: gain S_L^2/(n_L+lambda) + S_R^2/(n_R+lambda) minus
 // the parent's, leaf S/(n+lambda).
 func TestRegressorMatchesBruteForce(t *testing.T) {
-	d, y := SyntheticRegression(600, 8, 9)
+	d, y := synth(t, 600, 8, 9)
 	r, err := FitRegressor(d, y, RegressorConfig{Trees: 1, MaxDepth: 3, LearningRate: 1, Bins: 255})
 	require.NoError(t, err)
 	bias := r.Bias[0]

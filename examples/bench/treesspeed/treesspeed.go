@@ -15,8 +15,9 @@
 // $MOEBOOST_PYTHON, /usr/bin/python3 (Debian's python3-xgboost), python3 on PATH). Metrics:
 // fit_seconds (median of the repeats; moeboost's includes quantizing the data, XGBoost's is
 // xgb.train on a DMatrix, which builds its quantile sketch inside; XGBoost runs with OpenMP's
-// passive and default wait policies and the faster counts, see bestXGBoost) and rmse (test
-// set).
+// passive and default wait policies and the faster counts, see bestXGBoost; the chosen policy
+// and both timings are in the row's Extra and the log line) and rmse (test set). A reference
+// run that reports no timing (or a non-finite one) is an error, never 0 s.
 package treesspeed
 
 import (
@@ -24,6 +25,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,11 +64,14 @@ type dataset struct {
 	ntr, nte, feat int
 }
 
-func synthetic() dataset {
-	d, y := trees.SyntheticRegression(nTrain+nTest, nFeatures, 1)
+func synthetic() (dataset, error) {
+	d, y, err := trees.SyntheticRegression(nTrain+nTest, nFeatures, 1)
+	if err != nil {
+		return dataset{}, err
+	}
 	return dataset{name: fmt.Sprintf("synthetic-%dk-x%d", nTrain/1000, nFeatures),
 		xtr: d.Num[:nTrain*nFeatures], xte: d.Num[nTrain*nFeatures:], ytr: y[:nTrain], yte: y[nTrain:],
-		ntr: nTrain, nte: nTest, feat: nFeatures}
+		ntr: nTrain, nte: nTest, feat: nFeatures}, nil
 }
 
 // fromCSV reads the -data file as a regression table for both arms: missing numeric cells
@@ -216,6 +221,14 @@ func MeasureXGBoost(ctx context.Context, python string, ds dataset, repeats int,
 	if err := json.Unmarshal(out, &doc); err != nil {
 		return m, fmt.Errorf("parsing trees_xgb_ref.py output %q: %w", out, err)
 	}
+	if len(doc.Runs) == 0 {
+		return m, fmt.Errorf("trees_xgb_ref.py (%s) reported no fit timings: fit_seconds_runs is empty, want %d", python, repeats)
+	}
+	for i, s := range doc.Runs {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return m, fmt.Errorf("trees_xgb_ref.py (%s) reported fit_seconds_runs[%d]=%v; a timing must be finite and > 0", python, i, s)
+		}
+	}
 	m.FitSeconds, m.RMSE = doc.Runs, doc.RMSE
 	m.Extra = map[string]any{"xgboost": doc.XGBoost, "train_rmse": doc.TrainRMSE, "dmatrix_seconds": doc.DMatrixSec, "python": python}
 	return m, nil
@@ -256,7 +269,7 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s) == 0 {
-		return 0
+		return math.NaN() // no timing is not 0 s
 	}
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
@@ -266,12 +279,15 @@ func median(xs []float64) float64 {
 
 func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	repeats := opts.SeedsOr(5, 1)
-	ds := synthetic()
+	var ds dataset
+	var err error
 	if opts.DataFile != "" {
-		var err error
-		if ds, err = fromCSV(opts); err != nil {
-			return nil, err
-		}
+		ds, err = fromCSV(opts)
+	} else {
+		ds, err = synthetic()
+	}
+	if err != nil {
+		return nil, err
 	}
 	python, note := FindXGBoostPython()
 	prog := suite.NewProgress(2, "trees-speed")
@@ -330,7 +346,8 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	if xg != nil {
 		xgFit := median(xg.FitSeconds)
 		rows = append(rows, row("xgboost", "fit_seconds", xgFit, *xg, nil), row("xgboost", "rmse", xg.RMSE, *xg, nil))
-		opts.Logf("%-10s %12.3f %10.4f", "xgboost", xgFit, xg.RMSE)
+		opts.Logf("%-10s %12.3f %10.4f  (OMP_WAIT_POLICY %v: passive %v s, default %v s; the faster is kept)", "xgboost", xgFit, xg.RMSE,
+			xg.Extra["omp_wait_policy"], xg.Extra["fit_seconds_passive"], xg.Extra["fit_seconds_active"])
 		opts.Logf("ratio moeboost/xgboost fit time: %.2fx (bar: <= 1.5x); RMSE %.4f vs %.4f", mbFit/xgFit, mb.RMSE, xg.RMSE)
 	}
 	return rows, nil

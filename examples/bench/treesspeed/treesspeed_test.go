@@ -2,6 +2,7 @@ package treesspeed
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,7 +17,8 @@ func TestScriptFound(t *testing.T) {
 }
 
 func TestSmallMoeboostAndFile(t *testing.T) {
-	ds := synthetic()
+	ds, err := synthetic()
+	require.NoError(t, err)
 	// A small slice keeps the test fast.
 	ds.ntr, ds.nte = 3000, 500
 	ds.xtr, ds.ytr = ds.xtr[:3000*nFeatures], ds.ytr[:3000]
@@ -36,4 +38,32 @@ func TestSmallMoeboostAndFile(t *testing.T) {
 		// Same data, same model class: the test errors agree closely.
 		require.InDelta(t, m.RMSE, x.RMSE, 0.05*x.RMSE)
 	}
+}
+
+// A reference run whose JSON has no timings (or a non-positive one) is an error naming the
+// field, never a 0 s row; median of nothing is NaN.
+func TestXGBoostTimingsMustExist(t *testing.T) {
+	ds, err := synthetic()
+	require.NoError(t, err)
+	ds.ntr, ds.nte = 10, 5
+	ds.xtr, ds.ytr = ds.xtr[:10*nFeatures], ds.ytr[:10]
+	ds.xte, ds.yte = ds.xte[:5*nFeatures], ds.yte[:5]
+	for _, tc := range []struct{ name, json, want string }{
+		{"empty", `{"xgboost":"3.0","fit_seconds_runs":[],"rmse":1}`, "fit_seconds_runs is empty"},
+		{"missing", `{"xgboost":"3.0","rmse":1}`, "fit_seconds_runs is empty"},
+		{"zero", `{"xgboost":"3.0","fit_seconds_runs":[1.5,0],"rmse":1}`, "fit_seconds_runs[1]=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := filepath.Join(t.TempDir(), "python")
+			require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\necho '"+tc.json+"'\n"), 0o755))
+			_, err := MeasureXGBoost(context.Background(), fake, ds, 1, "PASSIVE")
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	fake := filepath.Join(t.TempDir(), "python")
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\necho '{\"xgboost\":\"3.0\",\"fit_seconds_runs\":[2,1,3],\"rmse\":0.6}'\n"), 0o755))
+	m, err := MeasureXGBoost(context.Background(), fake, ds, 3, "PASSIVE")
+	require.NoError(t, err)
+	require.Equal(t, 2.0, median(m.FitSeconds))
+	require.True(t, math.IsNaN(median(nil)))
 }
