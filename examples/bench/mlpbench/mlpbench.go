@@ -1,7 +1,14 @@
 // Package mlpbench is the `mlp` benchmark, the suite's first: a multi-layer perceptron trained
-// with AdamW, a cosine schedule and early stopping on the validation split, on `digits`
+// with AdamW, a cosine schedule and early stopping on a validation split, on `digits`
 // (classification, test accuracy) and `diabetes` (regression, test RMSE in the target's
 // units), or on any numeric CSV given with -data.
+//
+// Splits per seed: 20% test (the same split as the baselines), then ValidFraction (15%) of the
+// rest for validation; the network trains on the remaining 68%. Early stopping (train.Run's
+// EarlyStopping) monitors valid/loss every Steps/15 steps and stops after Patience (4)
+// evaluations without improvement; as in Keras' default (restore_best_weights=False) the
+// reported test metric is that of the weights at the stop, not of the best validation point.
+// Extra["stopped_at_per_seed"] records the step each seed stopped at.
 package mlpbench
 
 import (
@@ -57,6 +64,13 @@ func specs(opts suite.Options) ([]Spec, error) {
 	}, nil
 }
 
+// ValidFraction of the training split is held out for early stopping; Patience is the number of
+// evaluations without a better validation loss before training stops.
+const (
+	ValidFraction = 0.15
+	Patience      = 4
+)
+
 // Trial trains one seed of spec and returns the test metric (accuracy or RMSE in original
 // units), the result and the metric's name.
 func Trial(ctx context.Context, opts suite.Options, spec Spec, steps int, seed int) (float64, *train.Result, string, error) {
@@ -65,9 +79,17 @@ func Trial(ctx context.Context, opts suite.Options, spec Spec, steps int, seed i
 	if err != nil {
 		return 0, nil, "", err
 	}
-	scaler, trainS, others := data.Standardize(trainT, true, testT)
-	testS := others[0]
-	trainDS, err := data.NewTrainBatches(trainS, spec.Batch, uint64(seed))
+	fitT, validT, err := trainT.Split(ValidFraction, uint64(seed)+0x7a11d)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	scaler, fitS, others := data.Standardize(fitT, true, validT, testT)
+	validS, testS := others[0], others[1]
+	trainDS, err := data.NewTrainBatches(fitS, spec.Batch, uint64(seed))
+	if err != nil {
+		return 0, nil, "", err
+	}
+	validDS, err := data.NewEvalBatches(validS, 1024)
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -87,8 +109,10 @@ func Trial(ctx context.Context, opts suite.Options, spec Spec, steps int, seed i
 		Name: fmt.Sprintf("%s/seed%d", t.Name, seed), Backend: opts.Backend, Seed: int64(seed), Model: modelFn,
 		Loss: loss, Optimizer: "adamw", LearningRate: spec.LR, Steps: steps, Train: trainDS,
 		Schedule: train.ScheduleConfig{Kind: "cosine", WarmupSteps: steps / 20, MinFactor: 0.05},
-		Eval:     []train.EvalSet{{Name: "test", Data: testDS}}, Metrics: metrics, EvalEvery: max(1, steps/15),
-		Progress: true,
+		Eval:     []train.EvalSet{{Name: "valid", Data: validDS}, {Name: "test", Data: testDS}},
+		Metrics:  metrics, EvalEvery: max(1, steps/15),
+		EarlyStopping: train.EarlyStopping{Monitor: "valid/loss", Mode: "min", Patience: Patience},
+		Progress:      true,
 	})
 	if err != nil {
 		return 0, nil, "", err
@@ -126,7 +150,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		if opts.Quick {
 			steps = steps / 3
 		}
-		var vals, ms []float64
+		var vals, ms, stopped []float64
 		var metricChart, lossChart suite.Chart
 		var metric string
 		for s := range seeds {
@@ -137,6 +161,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 			metric = m
 			vals = append(vals, v)
 			ms = append(ms, res.MsPerStep)
+			stopped = append(stopped, float64(res.Steps))
 			curve := "test/accuracy"
 			if m == "rmse" {
 				curve = "test/rmse"
@@ -149,6 +174,8 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		msMean, _ := suite.MeanStd(ms)
 		row := suite.Row("mlp", spec.Table.Name, "mlp-adamw", metric, vals, msMean, steps)
 		row.Extra["hidden"] = spec.Hidden
+		row.Extra["stopped_at_per_seed"] = stopped
+		row.Extra["early_stopping"] = fmt.Sprintf("valid/loss, patience %d evaluations, %.0f%% of the training split held out", Patience, 100*ValidFraction)
 		row.Extra["higher_is_better"] = metric == "accuracy"
 		if names := suite.ClassNamesExtra(spec.Table); names != nil && opts.DataFile != "" {
 			row.Extra["class_names"] = names // class id i is the label text names[i]
