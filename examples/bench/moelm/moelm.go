@@ -9,7 +9,10 @@
 //	adamoe-4null   8 true + 4 null experts, k 3 (about 2 true experts per token if balanced)
 //	adamoe-8null   8 true + 8 null experts, k 3 (about 1.5)
 //
-// Metrics per arm (mean ± std over seeds): validation bits per character ("bpc"), the bpc on
+// Metrics per arm (mean ± std over seeds): validation bits per character ("bpc", evaluated at
+// the MoE layers' evaluation capacity factor EvalCapacityFactor = 2.0, GShard's and moe's
+// default) and the same at the training capacity factor TrainCapacityFactor = 1.25
+// ("bpc_train_cf": the capacity the model was trained under, so more tokens dropped), the bpc on
 // validation text with 2.5% of its words swapped for a placeholder ("bpc_attacked") and the
 // increase ("bpc_corrupted_delta"), realized expert FLOPs per token ("expert_flops_per_token")
 // and whole-model active FLOPs per token ("active_flops_per_token"), training tokens per
@@ -58,7 +61,16 @@ type Size struct {
 	LR               float64
 	// MaxValid caps the validation characters (0: all); GenChars is the length of samples.
 	MaxValid, GenChars int
+	// EvalCapacityFactor is the MoE layers' capacity factor in evaluation (0: EvalCapacityFactor).
+	EvalCapacityFactor float64
 }
+
+// Capacity factors of the MoE arms: TrainCapacityFactor in training, EvalCapacityFactor when
+// the "bpc" row evaluates (the "bpc_train_cf" row evaluates at TrainCapacityFactor).
+const (
+	TrainCapacityFactor = 1.25
+	EvalCapacityFactor  = 2.0
+)
 
 // Sizes: Full trains one arm in a few minutes on 2 cores; Quick keeps the whole benchmark
 // (6 arms, 1 seed) near a minute.
@@ -77,7 +89,12 @@ type Arm struct {
 }
 
 func smoeConfig(s Size) moe.Config {
-	return moe.Config{NumExperts: 8, TopK: 2, Hidden: s.ExpertHidden, Activation: "gelu"}
+	ecf := s.EvalCapacityFactor
+	if ecf == 0 {
+		ecf = EvalCapacityFactor
+	}
+	return moe.Config{NumExperts: 8, TopK: 2, Hidden: s.ExpertHidden, Activation: "gelu",
+		CapacityFactor: TrainCapacityFactor, EvalCapacityFactor: ecf}
 }
 
 // Arms are the benchmark's arms, in table order.
@@ -194,9 +211,11 @@ func Corrupt(text string, frac float64, seed uint64) string {
 // ArmResult is one trained seed of one arm.
 type ArmResult struct {
 	BPC, BPCAttacked, ExpertFLOPs, ActiveFLOPs, TokensPerS, MsPerStep float64
-	Load                                                              map[string]float64
-	Steps, BPCCurve                                                   []float64
-	Samples                                                           []Sample
+	// BPCTrainCF is BPC with the MoE layers evaluated at TrainCapacityFactor (dense: BPC).
+	BPCTrainCF      float64
+	Load            map[string]float64
+	Steps, BPCCurve []float64
+	Samples         []Sample
 }
 
 func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
@@ -297,6 +316,11 @@ func armRows(task string, arm Arm, size Size, rs []ArmResult) []suite.Result {
 		return row
 	}
 	bpc := mk("bpc", col(func(r ArmResult) float64 { return r.BPC }), false)
+	bpcTrain := mk("bpc_train_cf", col(func(r ArmResult) float64 { return r.BPCTrainCF }), false)
+	if arm.FFN != nil {
+		bpc.Extra["eval_capacity_factor"], bpc.Extra["train_capacity_factor"] = EvalCapacityFactor, TrainCapacityFactor
+		bpcTrain.Extra["eval_capacity_factor"], bpcTrain.Extra["train_capacity_factor"] = TrainCapacityFactor, TrainCapacityFactor
+	}
 	// Expert-load statistics (means over layers, then seeds) ride along with the bpc row.
 	keys := map[string]bool{}
 	for _, r := range rs {
@@ -310,6 +334,7 @@ func armRows(task string, arm Arm, size Size, rs []ArmResult) []suite.Result {
 	}
 	return []suite.Result{
 		bpc,
+		bpcTrain,
 		mk("bpc_attacked", col(func(r ArmResult) float64 { return r.BPCAttacked }), false),
 		mk("bpc_corrupted_delta", col(func(r ArmResult) float64 { return r.BPCAttacked - r.BPC }), false),
 		mk("expert_flops_per_token", col(func(r ArmResult) float64 { return r.ExpertFLOPs }), false),
@@ -319,8 +344,9 @@ func armRows(task string, arm Arm, size Size, rs []ArmResult) []suite.Result {
 }
 
 func printTable(opts suite.Options, rows []suite.Result) {
-	opts.Logf("\nmoe-lm (mean ± std over seeds; bpc on validation, attacked = 2.5%% of words -> %q)", Placeholder)
-	opts.Logf("%-14s %16s %16s %16s %12s %12s %10s %8s", "arm", "bpc", "bpc_attacked", "Δbpc", "expert MF/tok", "active MF/tok", "tokens/s", "ms/step")
+	opts.Logf("\nmoe-lm (mean ± std over seeds; bpc on validation at eval capacity factor %.2f, bpc@cf%.2f at the training one; attacked = 2.5%% of words -> %q)",
+		EvalCapacityFactor, TrainCapacityFactor, Placeholder)
+	opts.Logf("%-14s %16s %16s %16s %16s %12s %12s %10s %8s", "arm", "bpc", fmt.Sprintf("bpc@cf%.2f", TrainCapacityFactor), "bpc_attacked", "Δbpc", "expert MF/tok", "active MF/tok", "tokens/s", "ms/step")
 	get := map[string]map[string]suite.Result{}
 	var order []string
 	for _, r := range rows {
@@ -332,8 +358,8 @@ func printTable(opts suite.Options, rows []suite.Result) {
 	}
 	for _, a := range order {
 		m := get[a]
-		opts.Logf("%-14s %8.4f ± %.4f %8.4f ± %.4f %8.4f ± %.4f %12.3f %12.3f %10.0f %8.1f", a,
-			m["bpc"].Value, m["bpc"].Std, m["bpc_attacked"].Value, m["bpc_attacked"].Std,
+		opts.Logf("%-14s %8.4f ± %.4f %8.4f ± %.4f %8.4f ± %.4f %8.4f ± %.4f %12.3f %12.3f %10.0f %8.1f", a,
+			m["bpc"].Value, m["bpc"].Std, m["bpc_train_cf"].Value, m["bpc_train_cf"].Std, m["bpc_attacked"].Value, m["bpc_attacked"].Std,
 			m["bpc_corrupted_delta"].Value, m["bpc_corrupted_delta"].Std,
 			m["expert_flops_per_token"].Value/1e6, m["active_flops_per_token"].Value/1e6, m["tokens_per_s"].Value, m["bpc"].MsPerStep)
 	}
@@ -371,6 +397,11 @@ func tokenNLL(labels, logits *graph.Node) *graph.Node {
 
 // Trial trains one seed of arm and measures it.
 func Trial(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Arm, seed int, generate bool) (ArmResult, error) {
+	return trialWith(ctx, opts, c, size, arm, seed, generate, nil)
+}
+
+// trialWith is Trial; keep, when not nil, receives the training result (tests evaluate it).
+func trialWith(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Arm, seed int, generate bool, keep func(*train.Result)) (ArmResult, error) {
 	var ffn layers.FFN
 	if arm.FFN != nil {
 		var err error
@@ -395,6 +426,9 @@ func Trial(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Ar
 	if err != nil {
 		return ArmResult{}, err
 	}
+	if keep != nil {
+		keep(res)
+	}
 	out := ArmResult{MsPerStep: res.MsPerStep, Load: map[string]float64{}}
 	out.TokensPerS = float64(size.Batch*size.Seq) / (res.MsPerStep / 1000)
 	steps, losses := res.Curve("valid/loss")
@@ -411,6 +445,9 @@ func Trial(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Ar
 	if out.BPC, err = ev.bpc(vali); err != nil {
 		return out, err
 	}
+	if out.BPCTrainCF, err = bpcAt(opts, res, c, size, arm, vali, TrainCapacityFactor, out.BPC); err != nil {
+		return out, err
+	}
 	attacked := c.Encode(Corrupt(c.Decode(vali), 0.025, uint64(seed)))
 	if out.BPCAttacked, err = ev.bpc(attacked); err != nil {
 		return out, err
@@ -423,6 +460,29 @@ func Trial(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Ar
 		}
 	}
 	return out, nil
+}
+
+// bpcAt evaluates the trained model's validation bpc with its MoE layers at capacity factor cf:
+// the same variables under an FFN built with EvalCapacityFactor = cf. The dense arm has no
+// capacity, so its value is dense (its bpc).
+func bpcAt(opts suite.Options, res *train.Result, c *Corpus, size Size, arm Arm, vali []int32, cf, dense float64) (float64, error) {
+	if arm.FFN == nil {
+		return dense, nil
+	}
+	at := size
+	at.EvalCapacityFactor = cf
+	ffn, err := arm.FFN(at)
+	if err != nil {
+		return 0, err
+	}
+	r := *res
+	r.Model = Model(at, len(c.Vocab), ffn)
+	ev, err := newEvaluator(opts, &r, size)
+	if err != nil {
+		return 0, err
+	}
+	defer ev.exec.Finalize()
+	return ev.bpc(vali)
 }
 
 // flops returns the realized expert (FFN sublayer) FLOPs per token and the whole model's

@@ -2,11 +2,13 @@ package moelm
 
 import (
 	"context"
+	"math"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/moeboost/moeboost/examples/bench/suite"
+	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/stretchr/testify/require"
 )
@@ -65,6 +67,8 @@ func TestDecodingRules(t *testing.T) {
 // TestQuickArmTrains trains the dense and the momentum arm briefly on the embedded corpus and
 // checks they learn (bpc well below the uniform log2(V)) and that the rows are complete.
 func TestQuickArmTrains(t *testing.T) {
+	require.Equal(t, TrainCapacityFactor, smoeConfig(Quick).CapacityFactor)
+	require.Equal(t, EvalCapacityFactor, smoeConfig(Quick).EvalCapacityFactor)
 	c, err := NewCorpus(opticks)
 	require.NoError(t, err)
 	size := Size{Seq: 16, Batch: 8, D: 16, Layers: 2, Heads: 2, ExpertHidden: 16, Steps: 120, EvalEvery: 60, LR: 1e-2, MaxValid: 1500, GenChars: 30}
@@ -76,7 +80,9 @@ func TestQuickArmTrains(t *testing.T) {
 		require.Greater(t, r.ExpertFLOPs, 0.0)
 		require.Len(t, r.BPCCurve, 2)
 		rows := armRows("opticks", arm, size, []ArmResult{r})
-		require.Len(t, rows, 6)
+		require.Len(t, rows, 7)
+		require.Equal(t, "bpc_train_cf", rows[1].Metric)
+		require.Equal(t, r.BPCTrainCF, rows[1].Value)
 		if arm.FFN != nil {
 			require.Contains(t, rows[0].Extra, "entropy")
 		}
@@ -85,4 +91,31 @@ func TestQuickArmTrains(t *testing.T) {
 			require.Equal(t, 30, len([]rune(r.Samples[0].Text)))
 		}
 	}
+}
+
+// TestBPCAtCapacityFactor checks the "bpc_train_cf" evaluation rebuilds the trained model with
+// another evaluation capacity factor over the same variables: at EvalCapacityFactor it
+// reproduces "bpc" exactly, at a factor small enough to drop most tokens it differs, and
+// BPCTrainCF is the value at TrainCapacityFactor.
+func TestBPCAtCapacityFactor(t *testing.T) {
+	c, err := NewCorpus(opticks)
+	require.NoError(t, err)
+	size := Size{Seq: 16, Batch: 8, D: 16, Layers: 2, Heads: 2, ExpertHidden: 16, Steps: 60, EvalEvery: 60, LR: 1e-2, MaxValid: 800}
+	arm := Arms[1] // smoe
+	var res *train.Result
+	r, err := trialWith(context.Background(), suite.Options{}, c, size, arm, 1, false, func(tr *train.Result) { res = tr })
+	require.NoError(t, err)
+	vali := c.Vali[:size.MaxValid]
+	at := func(cf float64) float64 {
+		v, err := bpcAt(suite.Options{}, res, c, size, arm, vali, cf, math.NaN())
+		require.NoError(t, err)
+		return v
+	}
+	require.InDelta(t, r.BPC, at(EvalCapacityFactor), 1e-6)
+	require.InDelta(t, r.BPCTrainCF, at(TrainCapacityFactor), 1e-6)
+	// cf 0.05 gives C = max(ceil(0.05·2·128/8), MinCapacity 4) = 4 of 128 tokens per expert.
+	require.Greater(t, math.Abs(at(0.05)-r.BPC), 1e-3)
+	dense, err := bpcAt(suite.Options{}, res, c, size, Arms[0], vali, TrainCapacityFactor, 1.5)
+	require.NoError(t, err)
+	require.Equal(t, 1.5, dense, "the dense arm has no capacity: its own bpc")
 }
