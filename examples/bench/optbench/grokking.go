@@ -84,6 +84,7 @@ func stepsTo(res *train.Result, metric string, level float64) float64 {
 }
 
 func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
+	ignoreData(opts, "grokking", "modular addition mod 113")
 	const p, trainFrac, hidden = 113, 0.4, 200
 	steps, evalEvery := 1000, 25
 	if opts.Quick {

@@ -9,6 +9,12 @@
 //   - spikes: the digits task with injected gradient spikes (×1000 on 3% of the entries at 10%
 //     of the steps): final loss of Adam vs SPAM vs Stable-SPAM, with and without spikes.
 //
+// -data FILE replaces the optimizers table's two datasets with the file (accuracy for a
+// classification file, RMSE for regression). grokking and spikes are synthetic settings (a
+// modular-arithmetic table; digits with injected gradient spikes) that a user file does not
+// fit: with -data they log one sentence saying so and run their own data, so the whole suite
+// still runs with -data.
+//
 // Run one with GOEXPERIMENT=simd go run ./examples/bench -only optimizers -quick.
 package optbench
 
@@ -30,6 +36,13 @@ import (
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/data"
 )
+
+// ignoreData logs, when -data is set, that the benchmark name does not use it and runs what.
+func ignoreData(opts suite.Options, name, runs string) {
+	if opts.DataFile != "" {
+		opts.Logf("%s: -data %s does not apply to this benchmark (it runs %s); running its default data", name, opts.DataFile, runs)
+	}
+}
 
 func init() {
 	suite.Register("optimizers", suite.Func{

@@ -31,6 +31,7 @@ var spikeArms = []struct {
 }
 
 func runSpikes(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
+	ignoreData(opts, "spikes", "digits with injected gradient spikes")
 	dig, err := data.Builtin("digits")
 	if err != nil {
 		return nil, err
