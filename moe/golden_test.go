@@ -6,8 +6,6 @@ import (
 	"github.com/moeboost/moeboost/internal/golden"
 	"math"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -35,7 +33,7 @@ func (g goldenTensor) floats() []float64 {
 			if x {
 				out[i] = 1
 			}
-		case nil:
+		default: // null or a non-number: NaN, which golden.RequireClose rejects
 			out[i] = math.NaN()
 		}
 	}
@@ -97,56 +95,47 @@ func (c *goldenCase) hp(name string) float64 {
 	return 0
 }
 
-// goldenDirs returns the moe golden directory (../shared/golden/moe, or the repository's copy on
-// a fresh clone) plus every directory in MOEBOOST_GOLDEN_DIR; see internal/golden.
-func goldenDirs(_ *testing.T) []string { return golden.Dirs("moe") }
-
-func TestGolden(t *testing.T) {
-	ran := 0
-	for _, dir := range goldenDirs(t) {
-		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		require.NoError(t, err)
-		sort.Strings(files)
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			require.NoError(t, err)
-			var c goldenCase
-			if json.Unmarshal(data, &c) != nil || c.kind() == "" {
-				t.Logf("skipping %s: not an MoE routing case of a kind this package implements", f)
-				continue
-			}
-			name := strings.TrimSuffix(filepath.Base(f), ".json")
-			ran++
-			t.Run(name, func(t *testing.T) {
-				switch c.kind() {
-				case "deepspeed":
-					goldenDeepSpeed(t, &c)
-				case "adamoe":
-					goldenAdaMoE(t, &c)
-				case "megablocks":
-					goldenMegaBlocks(t, &c)
-				case "tutel":
-					goldenTutel(t, &c)
-				case "momentum":
-					goldenMomentum(t, &c)
-				}
-			})
-		}
+// recognizeMoEFile claims a golden file of the moe directories when it decodes into a
+// goldenCase of a kind this package implements (see testdata/golden/moe/README.md); anything
+// else is Unknown, which fails in the own directories and is left alone in $MOEBOOST_GOLDEN_DIR.
+func recognizeMoEFile(f golden.File) golden.Verdict {
+	var c goldenCase
+	if f.Decode(&c) != nil || c.kind() == "" {
+		return golden.Unknown
 	}
-	require.Greater(t, ran, 0, "no golden case found in %v", goldenDirs(t))
+	return golden.Mine
 }
 
-// near checks got against want element by element: |got-want| <= atol + rtol·|want|.
+// TestGolden runs every moe golden case (internal/golden: union of the shared and repository
+// directories plus MOEBOOST_GOLDEN_DIR, one subtest per file, a count of cases run against the
+// files selected).
+func TestGolden(t *testing.T) {
+	files := golden.Select(t, "moe", recognizeMoEFile)
+	golden.Run(t, files, func(t *testing.T, f golden.File) {
+		var c goldenCase
+		require.NoError(t, json.Unmarshal(f.Data, &c), "%s", f.Path)
+		switch c.kind() {
+		case "deepspeed":
+			goldenDeepSpeed(t, &c)
+		case "adamoe":
+			goldenAdaMoE(t, &c)
+		case "megablocks":
+			goldenMegaBlocks(t, &c)
+		case "tutel":
+			goldenTutel(t, &c)
+		case "momentum":
+			goldenMomentum(t, &c)
+		default:
+			require.Failf(t, "unrecognized golden case", "%s: kind %q", f.Path, c.kind())
+		}
+	})
+}
+
+// near checks got against want element by element: |got-want| <= atol + rtol·|want|, failing on
+// a length mismatch and on NaN (golden.RequireClose).
 func near(t *testing.T, c *goldenCase, name string, want []float64, got *tensors.Tensor) {
 	t.Helper()
-	g := flat(got)
-	require.Len(t, g, len(want), "%s: size", name)
-	for i := range want {
-		tol := c.Tolerance.ATol + c.Tolerance.RTol*math.Abs(want[i])
-		if math.Abs(g[i]-want[i]) > tol {
-			require.Failf(t, "golden mismatch", "%s[%d]: got %.10g, want %.10g (tol %.3g)", name, i, g[i], want[i], tol)
-		}
-	}
+	golden.RequireClose(t, name, flat(got), want, c.Tolerance.ATol, c.Tolerance.RTol)
 }
 
 // flat returns a tensor's values as float64.
@@ -388,4 +377,36 @@ func TestMain(m *testing.M) {
 	backend.ForTests()
 	_ = backend.MustDefault() // Created (and its one-line notice printed) before any Example runs.
 	os.Exit(m.Run())
+}
+
+// TestGoldenDetectsBadCases: a copy of a real case whose expected values are nudged beyond the
+// tolerance, made null (NaN), or given one value more fails TestGolden (abs(got-want) > tol is
+// false for NaN, and a loop over our values alone would miss the extra value).
+func TestGoldenDetectsBadCases(t *testing.T) {
+	var tutel golden.File
+	for _, f := range golden.Select(t, "moe", recognizeMoEFile) {
+		if f.Name == "switch_loss_tutel_s1" {
+			tutel = f
+		}
+	}
+	require.NotEmpty(t, tutel.Data, "switch_loss_tutel_s1.json not found")
+	scores := func(doc map[string]any) []any {
+		return doc["outputs"].(map[string]any)["scores"].(map[string]any)["values"].([]any)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(doc map[string]any)
+		want string
+	}{
+		{"nudged", func(doc map[string]any) { s := scores(doc); s[3] = golden.Nudge(s[3], 1e-6) }, "scores[3]"},
+		{"null", func(doc map[string]any) { scores(doc)[5] = nil }, "scores[5]"},
+		{"one value more", func(doc map[string]any) {
+			out := doc["outputs"].(map[string]any)["scores"].(map[string]any)
+			out["values"] = append(scores(doc), json.Number("0.5"))
+		}, "got 128 values, want 129"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden.RequireDetects(t, "TestGolden", "zz_tutel_"+strings.ReplaceAll(tc.name, " ", "_"), tutel.Data, golden.Edit(t, tutel.Data, tc.edit), tc.want)
+		})
+	}
 }
