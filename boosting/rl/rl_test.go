@@ -314,23 +314,45 @@ func TestA2CAndSharedTrees(t *testing.T) {
 	require.Greater(t, res.FinalReturn, 40.0)
 }
 
+// TestContinuousAndCategorical trains tree PPO on a Box action space (Pendulum-v1, Gaussian
+// policy with a trained log-std) and on categorical observations (KeyDoor-5x5-v0) and checks
+// that the trained policy beats the untrained one (same seed, all-zero ensembles) on the same 50
+// fresh evaluation episodes by a margin. Bands from runs on 2026-12-05 (2 vCPU, go test, seeds
+// 1, 2, 3): Pendulum 100k steps: untrained -1315.5, trained -1184.0, -1106.7, -1094.2 (margin
+// 131-221); KeyDoor 40k steps: untrained 0.00, trained 0.37, 0.17, 0.27. The test runs seed 1.
 func TestContinuousAndCategorical(t *testing.T) {
-	cfg, err := Preset("Pendulum-v1", PPO, ModelTrees)
-	require.NoError(t, err)
-	cfg.TotalSteps, cfg.EvalEvery, cfg.Epochs, cfg.Seed = 8192, 8192, 2, 1
-	ac, err := NewActorCritic(cfg)
-	require.NoError(t, err)
-	require.Equal(t, []float64{-2}, ac.LogStd)
-	res, err := TrainAgent(context.Background(), cfg, ac, nil)
-	require.NoError(t, err)
-	require.NotEqual(t, -2.0, ac.LogStd[0], "the log-std is trained")
-	require.Less(t, res.FinalReturn, 0.0)
-
-	cfg, err = Preset("KeyDoor-5x5-v0", PPO, ModelTrees)
-	require.NoError(t, err)
-	cfg.NumEnvs, cfg.NSteps, cfg.TotalSteps, cfg.EvalEvery, cfg.Epochs, cfg.Seed = 8, 128, 4096, 4096, 2, 1
-	res = shortRun(t, cfg)
-	require.GreaterOrEqual(t, res.FinalReturn, 0.0)
+	for _, tc := range []struct {
+		env       string
+		steps     int
+		minMargin float64
+	}{
+		{"Pendulum-v1", 100_000, 60},
+		{"KeyDoor-5x5-v0", 40_000, 0.1},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			cfg, err := Preset(tc.env, PPO, ModelTrees)
+			require.NoError(t, err)
+			cfg.TotalSteps, cfg.EvalEvery, cfg.Seed = tc.steps, tc.steps, 1
+			untrained, err := NewActorCritic(cfg)
+			require.NoError(t, err)
+			ac, err := NewActorCritic(cfg)
+			require.NoError(t, err)
+			if tc.env == "Pendulum-v1" {
+				require.Equal(t, []float64{-2}, ac.LogStd)
+			}
+			res, err := TrainAgent(context.Background(), cfg, ac, nil)
+			require.NoError(t, err)
+			if tc.env == "Pendulum-v1" {
+				require.NotEqual(t, -2.0, ac.LogStd[0], "the log-std is trained")
+			}
+			before, err := Evaluate(untrained, cfg, res.Norm, 50, 777)
+			require.NoError(t, err)
+			after, err := Evaluate(ac, cfg, res.Norm, 50, 777)
+			require.NoError(t, err)
+			t.Logf("%s: untrained %.2f, trained %.2f", tc.env, before, after)
+			require.Greater(t, after, before+tc.minMargin)
+		})
+	}
 }
 
 func TestNNApproximator(t *testing.T) {

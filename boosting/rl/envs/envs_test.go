@@ -364,18 +364,42 @@ func TestVecSeeding(t *testing.T) {
 }
 
 func TestVecContinuous(t *testing.T) {
+	// Each copy's return is recomputed by an independent float64 re-statement of gymnasium's
+	// Pendulum-v1 (pendulum.py: cost from the pre-step state with angle_normalize((x+pi) mod 2pi
+	// - pi), clipped torque, semi-implicit Euler, speed clip), started from the state the copy
+	// was reset to. Copy 1's action -3 checks the torque clip at -2.
+	actions := []float32{0.5, -3}
 	v, err := NewVec("pendulum-v1", 2, 3)
 	require.NoError(t, err)
+	want := make([]float64, 2)
+	for i := range want {
+		th, thdot := v.envs[i].(*Pendulum).State()
+		require.InDelta(t, 0, th, math.Pi)
+		require.InDelta(t, 0, thdot, 1)
+		u := math.Max(-2, math.Min(2, float64(actions[i])))
+		for k := 0; k < 200; k++ {
+			a := math.Mod(th+math.Pi, 2*math.Pi)
+			if a < 0 {
+				a += 2 * math.Pi
+			}
+			a -= math.Pi
+			want[i] -= a*a + 0.1*thdot*thdot + 0.001*u*u
+			thdot += (3*10/(2*1.0)*math.Sin(th) + 3.0/(1.0*1.0*1.0)*u) * 0.05
+			thdot = math.Max(-8, math.Min(8, thdot))
+			th += thdot * 0.05
+		}
+	}
 	for k := 0; k < 200; k++ {
-		v.Step(nil, []float32{0.5, -3})
+		v.Step(nil, actions)
 	}
 	eps := v.Episodes()
 	require.Len(t, eps, 2)
-	for _, e := range eps {
+	for i, e := range eps {
 		require.True(t, e.Truncated)
 		require.Equal(t, 200, e.Length)
-		require.Less(t, e.Return, 0.0)
+		require.InDelta(t, want[i], e.Return, 1e-9*math.Abs(want[i]), "copy %d", i)
 	}
+	require.NotEqual(t, eps[0].Return, eps[1].Return)
 }
 
 func TestKeyDoorScriptedSolution(t *testing.T) {
