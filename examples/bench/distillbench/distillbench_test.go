@@ -74,7 +74,22 @@ func TestBenchmarksSmoke(t *testing.T) {
 		o, ok := outs[arm]
 		require.True(t, ok, arm)
 		require.Greater(t, o.Accuracy, 0.3, arm)
-		require.GreaterOrEqual(t, o.ECE, 0.0, arm)
+		// ECE against an independent re-statement (PS-KD's loop over bin boundaries,
+		// lo < conf <= hi), and the bound ECE >= |accuracy - mean confidence| (the
+		// triangle inequality over bins), which a mis-binned or mis-weighted ECE breaks.
+		testY := testLabels(t, tab, ds.TestFraction, 1)
+		require.Len(t, testY, len(o.Probs))
+		conf, correct := confidences(o.Probs, testY)
+		require.InDelta(t, eceByBoundaries(conf, correct, 15), o.ECE, 1e-12, arm)
+		var meanConf, acc float64
+		for i := range conf {
+			meanConf += conf[i] / float64(len(conf))
+			if correct[i] {
+				acc += 1 / float64(len(conf))
+			}
+		}
+		require.InDelta(t, acc, o.Accuracy, 1e-12, arm)
+		require.GreaterOrEqual(t, o.ECE, math.Abs(acc-meanConf)-1e-12, arm)
 	}
 	ls := DefaultLongTailSpec(true)
 	ls.Steps = 40
@@ -103,4 +118,74 @@ func TestBenchmarksSmoke(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "mi-bounds-*.png"))
 	require.Len(t, files, 1)
 	require.True(t, strings.Contains(out.String(), "estimator"))
+}
+
+// testLabels re-draws the test split DistillSeed uses for seed.
+func testLabels(t *testing.T, tab *data.Table, testFraction float64, seed int) []int {
+	_, te, err := tab.Split(testFraction, uint64(seed))
+	require.NoError(t, err)
+	out := make([]int, te.N)
+	for i, y := range te.Y {
+		out[i] = int(y)
+	}
+	return out
+}
+
+// confidences returns each row's max probability and whether its argmax is the label.
+func confidences(probs [][]float64, labels []int) ([]float64, []bool) {
+	conf := make([]float64, len(probs))
+	correct := make([]bool, len(probs))
+	for i, p := range probs {
+		arg := 0
+		for c := range p {
+			if p[c] > p[arg] {
+				arg = c
+			}
+		}
+		conf[i], correct[i] = p[arg], arg == labels[i]
+	}
+	return conf, correct
+}
+
+// eceByBoundaries is PS-KD's ECE loop (metric/utils.py): for each bin (lo, hi] of
+// linspace(0, 1, nbins+1), |mean accuracy - mean confidence| weighted by the bin's share.
+func eceByBoundaries(conf []float64, correct []bool, nbins int) float64 {
+	ece := 0.0
+	for b := 0; b < nbins; b++ {
+		lo, hi := float64(b)/float64(nbins), float64(b+1)/float64(nbins)
+		var n, sc, sa float64
+		for i, c := range conf {
+			if c > lo && c <= hi {
+				n++
+				sc += c
+				if correct[i] {
+					sa++
+				}
+			}
+		}
+		if n > 0 {
+			ece += n / float64(len(conf)) * math.Abs(sa/n-sc/n)
+		}
+	}
+	return ece
+}
+
+func TestECECases(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		probs  [][]float64
+		labels []int
+		want   float64
+	}{
+		{"calibrated bin", [][]float64{{0.75, 0.25}, {0.75, 0.25}, {0.75, 0.25}, {0.75, 0.25}}, []int{0, 0, 0, 1}, 0},
+		{"confidence 1 in the last bin", [][]float64{{1, 0}, {0, 1}}, []int{0, 0}, 0.5},
+		{"all wrong", [][]float64{{0.9, 0.1}, {0.2, 0.8}}, []int{1, 0}, 0.85},
+		{"two bins", [][]float64{{0.55, 0.45}, {0.95, 0.05}}, []int{0, 1}, 0.5*0.45 + 0.5*0.95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.InDelta(t, tc.want, ECE(tc.probs, tc.labels, 15), 1e-12)
+			conf, correct := confidences(tc.probs, tc.labels)
+			require.InDelta(t, tc.want, eceByBoundaries(conf, correct, 15), 1e-12)
+		})
+	}
 }
