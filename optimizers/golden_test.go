@@ -429,33 +429,51 @@ func goldenOptimizer(c *goldenCase) (string, map[string]any, error) {
 		h.integer("update_proj_gap", "fira_update_proj_gap")
 		h.num("alpha", "fira_alpha")
 		h.str("proj_type", "fira_proj_type")
+	case "AdamW", "Adam", "SGD":
+		// torch.optim's own optimizers, the reference for the adamw/sgd switches.
+		base, err := torchBase(h, "torch.optim."+c.Optimizer)
+		if err != nil {
+			return "", nil, err
+		}
+		name = base
 	case "PerpGrad":
 		v, _ := h.take("base")
-		switch v {
-		case "torch.optim.SGD":
-			name = "perpgrad+sgd"
-			// torch.optim.SGD's defaults where the file does not list them.
-			h.out[optimizers.ParamMomentum], h.out[optimizers.ParamDampening] = 0.0, 0.0
-			h.num("momentum", optimizers.ParamMomentum)
-			h.num("dampening", optimizers.ParamDampening)
-			h.boolean("nesterov", optimizers.ParamNesterov)
-		case "torch.optim.AdamW", "torch.optim.Adam":
-			name = "perpgrad+adamw"
-			if v == "torch.optim.Adam" {
-				h.out[optimizers.ParamAdamL2] = true
-				if _, ok := h.out[optimizers.ParamWeightDecay]; !ok {
-					h.out[optimizers.ParamWeightDecay] = 0.0
-				}
-			}
-			h.boolean("amsgrad", optimizers.ParamAMSGrad)
-		default:
-			return "", nil, fmt.Errorf("PerpGrad base %v not supported", v)
+		base, err := torchBase(h, fmt.Sprint(v))
+		if err != nil {
+			return "", nil, fmt.Errorf("PerpGrad base: %w", err)
 		}
+		name = "perpgrad+" + base
 	default:
 		return "", nil, fmt.Errorf("golden optimizer %q has no moeboost mapping", c.Optimizer)
 	}
 	params, err := h.done()
 	return name, params, err
+}
+
+// torchBase maps a torch.optim optimizer (or the official Lion) and its arguments to a
+// registered optimizer name and store params.
+func torchBase(h *hp, base string) (string, error) {
+	switch base {
+	case "torch.optim.SGD":
+		// torch.optim.SGD's defaults where the file does not list them.
+		h.out[optimizers.ParamMomentum], h.out[optimizers.ParamDampening] = 0.0, 0.0
+		h.num("momentum", optimizers.ParamMomentum)
+		h.num("dampening", optimizers.ParamDampening)
+		h.boolean("nesterov", optimizers.ParamNesterov)
+		return "sgd", nil
+	case "torch.optim.AdamW", "torch.optim.Adam":
+		if base == "torch.optim.Adam" {
+			h.out[optimizers.ParamAdamL2] = true
+			if _, ok := h.out[optimizers.ParamWeightDecay]; !ok {
+				h.out[optimizers.ParamWeightDecay] = 0.0
+			}
+		}
+		h.boolean("amsgrad", optimizers.ParamAMSGrad)
+		return "adamw", nil
+	case "lion_pytorch.Lion":
+		return "lion", nil
+	}
+	return "", fmt.Errorf("base optimizer %q not supported", base)
 }
 
 // The golden comparison catches a wrong rule: the same cases with one hyperparameter slightly

@@ -10,33 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Every documented switch builds, runs and moves the parameters to finite values (the golden
-// files cover the defaults; these cover the other code paths).
+// Switches without a golden file. The other switches (AMSGrad, Adam-L2, Nesterov, dampening,
+// AdaBelief's rectify/decouple/fixed decay/SGD fallback, Adan's clipping and no-prox, SPAM's
+// bias correction and accumulation, Stable-SPAM's AMSGrad and γ1 = -1, Fira's projection types,
+// ⊥Grad on Lion) are golden cases from the official code (testdata/golden/optimizers,
+// gen_switches.py). The ones left here build, run and move the parameters to finite values.
 func TestVariants(t *testing.T) {
 	variants := []struct {
 		name   string
 		params map[string]any
 	}{
-		{"adamw", kv(optimizers.ParamAMSGrad, true)},
-		{"adamw", kv(optimizers.ParamAdamL2, true)},
-		{"sgd", merge(kv(optimizers.ParamNesterov, true), kv(optimizers.ParamWeightDecay, 0.1))},
 		{"sgd", merge(kv(optimizers.ParamMomentum, 0.0), kv(optimizers.ParamDampening, 0.5))},
-		{"adamp", kv(optimizers.ParamNesterov, true)},
-		{"sgdp", merge(kv(optimizers.ParamNesterov, true), kv(optimizers.ParamMomentum, 0.9), kv(optimizers.ParamWeightDecay, 0.01))},
-		{"adan", merge(kv(optimizers.ParamAdanMaxGradNorm, 0.5), kv(optimizers.ParamAdanNoProx, true), kv(optimizers.ParamWeightDecay, 0.02))},
-		{"adabelief", merge(kv(optimizers.ParamAMSGrad, true), kv(optimizers.ParamWeightDecay, 0.1))},
-		{"adabelief", merge(kv(optimizers.ParamAdaBeliefRectify, false), kv(optimizers.ParamAdaBeliefWeightDecouple, false), kv(optimizers.ParamWeightDecay, 0.1))},
-		{"adabelief", merge(kv(optimizers.ParamAdaBeliefFixedDecay, true), kv(optimizers.ParamAdaBeliefDegeneratedToSGD, false), kv(optimizers.ParamWeightDecay, 0.1))},
-		{"spam", merge(kv(optimizers.ParamSPAMCorrectBias, false), kv(optimizers.ParamSPAMDeltaT, 3), kv(optimizers.ParamSPAMGradAccuSteps, 2))},
-		{"stable_spam", merge(kv(optimizers.ParamAMSGrad, true), kv(optimizers.ParamStableSPAMGamma1, -1.0), kv(optimizers.ParamStableSPAMTotalT, 3))},
-		{"fira", kv(optimizers.ParamFiraProjType, "reverse_std")},
 		{"fira", merge(kv(optimizers.ParamFiraProjType, "right"), kv(optimizers.ParamFiraCorrectBias, false), kv(optimizers.ParamFiraUpdateProjGap, 2))},
-		{"fira", merge(kv(optimizers.ParamFiraProjType, "left"), kv(optimizers.ParamFiraRank, 1))},
 		{"frugal", merge(kv(optimizers.ParamFRUGALProjection, "svd"), kv(optimizers.ParamFRUGALKeepState, true), kv(optimizers.ParamFRUGALUpdateGap, 2))},
 		{"frugal", merge(kv(optimizers.ParamFRUGALStateFree, "sgd"), kv(optimizers.ParamFRUGALFreeLRScale, 0.5), kv(optimizers.ParamWeightDecay, 0.1))},
 		{"mkor", merge(kv(optimizers.ParamMKORBase, "adam"), kv(optimizers.ParamAMSGrad, true))},
 		{"mkor", merge(kv(optimizers.ParamMKORHalfPrecision, true), kv(optimizers.ParamMKORWarmupSteps, 3), kv(optimizers.ParamNesterov, true), kv(optimizers.ParamMomentum, 0.9))},
-		{"perpgrad", kv(optimizers.ParamPerpGradBase, "lion")},
 		{"sgd_sai", kv(optimizers.ParamMomentum, 0.0)},
 	}
 	pb := quadraticProblem()
