@@ -7,7 +7,9 @@
 //     pluggable feed-forward slot (FFN) where the moe package plugs its layers, and a state
 //     (Carry) threaded through the stack for layers such as MomentumSMoE;
 //   - ExpertMatmul and ExpertFFN: the batched per-expert matmul [E, C, d] x [E, d, h];
-//   - Embedding with a tied output projection, and learned positional embeddings.
+//   - Embedding with a tied output projection, and learned positional embeddings;
+//   - KAN: KAT's group-rational KAN FFN (GR-KAN) with FlashKAT's backward pass; block FFNs are
+//     registered by name (kind "ffn": "dense", "gr_kan").
 //
 // Layers are functions of a GoMLX model.Scope: variables live under scope.In(name).
 //
