@@ -50,6 +50,20 @@ type BlockConfig struct {
 	// GoMLXAttention uses GoMLX's attention layer instead of SelfAttention (the same maths with
 	// more options; moeboost's is faster on the Go backend).
 	GoMLXAttention bool
+	// QKNorm, RoPE and RoPEBase are SelfAttentionWith's options (qk-layernorm, Wortsman et
+	// al. 2023; rotary embeddings, GLM-130B); not available with GoMLXAttention.
+	QKNorm, RoPE bool
+	RoPEBase     float64
+	// DeepNorm selects GLM-130B's DeepNorm post-LN block, x = LN(α·x + f(x)) with
+	// α = DeepNormAlpha(DeepNormLayers), and initializes the FFN and the attention's v and out
+	// projections with XavierNormalInit(β = DeepNormBeta(DeepNormLayers)) (Zeng et al.,
+	// arXiv:2210.02414, Sec. 2.1). It implies the post-LN layout. Stack sets DeepNormLayers to
+	// its depth when it is 0.
+	DeepNorm       bool
+	DeepNormLayers int
+	// AttnLogitMetric, when set, is a prefix: each block publishes its largest |attention
+	// logit| as "<prefix>/l<layer>/max_attn_logit" (see AttentionConfig.LogitMetric).
+	AttnLogitMetric string
 }
 
 // Validate reports a bad configuration.
@@ -66,6 +80,18 @@ func (c BlockConfig) Validate() error {
 	if c.Norm != "" && c.Norm != "layer" && c.Norm != "rms" {
 		return fmt.Errorf("block: norm=%q must be \"layer\" or \"rms\"", c.Norm)
 	}
+	if c.GoMLXAttention && (c.QKNorm || c.RoPE || c.AttnLogitMetric != "") {
+		return fmt.Errorf("block: go_mlx_attention=true does not support qk_norm, rope or the attention-logit metric; use moeboost's SelfAttention")
+	}
+	if c.RoPE && (c.DModel/c.NumHeads)%2 != 0 {
+		return fmt.Errorf("block: rope needs an even head width, got d_model/num_heads=%d", c.DModel/c.NumHeads)
+	}
+	if c.RoPEBase < 0 {
+		return fmt.Errorf("block: rope_base=%g must be >= 0 (0: 10000)", c.RoPEBase)
+	}
+	if c.DeepNormLayers < 0 || (c.DeepNorm && c.DeepNormLayers == 0) {
+		return fmt.Errorf("block: deep_norm_layers=%d must be >= 1 with deep_norm (Stack sets it to its depth)", c.DeepNormLayers)
+	}
 	return ValidActivation(c.Activation)
 }
 
@@ -78,7 +104,7 @@ func (c BlockConfig) normalize(scope *model.Scope, x *graph.Node) *graph.Node {
 
 // Block applies one transformer block to x [batch, seq, d] and returns the new residual stream
 // and carry. Pre-LN (default): x += Attn(LN1(x)); x += FFN(LN2(x)). Post-LN: x = LN1(x +
-// Attn(x)); x = LN2(x + FFN(x)).
+// Attn(x)); x = LN2(x + FFN(x)). DeepNorm: x = LN1(α·x + Attn(x)); x = LN2(α·x + FFN(x)).
 func Block(scope *model.Scope, x *graph.Node, layer int, cfg BlockConfig, carry Carry) (*graph.Node, Carry) {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
@@ -101,7 +127,14 @@ func Block(scope *model.Scope, x *graph.Node, layer int, cfg BlockConfig, carry 
 			a = attention.SelfAttention(scope.In("attention"), h, cfg.NumHeads, cfg.DModel/cfg.NumHeads).
 				WithCausalMask(cfg.Causal).Done()
 		} else {
-			a = SelfAttention(scope.In("attention"), h, cfg.NumHeads, cfg.Causal)
+			ac := AttentionConfig{NumHeads: cfg.NumHeads, Causal: cfg.Causal, QKNorm: cfg.QKNorm, RoPE: cfg.RoPE, RoPEBase: cfg.RoPEBase}
+			if cfg.DeepNorm {
+				ac.VOInit = XavierNormalInit(scope, DeepNormBeta(cfg.DeepNormLayers))
+			}
+			if cfg.AttnLogitMetric != "" {
+				ac.LogitMetric = fmt.Sprintf("%s/l%d/max_attn_logit", cfg.AttnLogitMetric, layer)
+			}
+			a = SelfAttentionWith(scope.In("attention"), h, ac)
 		}
 		if cfg.Dropout > 0 {
 			a = glayers.DropoutStatic(scope.In("attention"), a, cfg.Dropout)
@@ -110,11 +143,21 @@ func Block(scope *model.Scope, x *graph.Node, layer int, cfg BlockConfig, carry 
 	}
 	ff := func(h *graph.Node) *graph.Node {
 		var y *graph.Node
-		y, carry = ffn(scope.In("ffn"), h, layer, carry)
+		fs := scope.In("ffn")
+		if cfg.DeepNorm {
+			fs = fs.WithInitializer(XavierNormalInit(scope, DeepNormBeta(cfg.DeepNormLayers)))
+		}
+		y, carry = ffn(fs, h, layer, carry)
 		if cfg.Dropout > 0 {
 			y = glayers.DropoutStatic(scope.In("ffn"), y, cfg.Dropout)
 		}
 		return y
+	}
+	if cfg.DeepNorm {
+		alpha := DeepNormAlpha(cfg.DeepNormLayers)
+		x = cfg.normalize(scope.In("ln1"), graph.Add(graph.MulScalar(x, alpha), attn(x))) // LN(α·x + Attn(x))
+		x = cfg.normalize(scope.In("ln2"), graph.Add(graph.MulScalar(x, alpha), ff(x)))   // LN(α·x + FFN(x))
+		return x, carry
 	}
 	if cfg.PostLN {
 		x = cfg.normalize(scope.In("ln1"), graph.Add(x, attn(x)))
@@ -130,10 +173,13 @@ func Block(scope *model.Scope, x *graph.Node, layer int, cfg BlockConfig, carry 
 // norm in the pre-LN layout.
 func Stack(scope *model.Scope, x *graph.Node, n int, cfg BlockConfig) *graph.Node {
 	var carry Carry
+	if cfg.DeepNorm && cfg.DeepNormLayers == 0 {
+		cfg.DeepNormLayers = n
+	}
 	for i := range n {
 		x, carry = Block(scope.In("block%d", i), x, i, cfg, carry)
 	}
-	if !cfg.PostLN {
+	if !cfg.PostLN && !cfg.DeepNorm {
 		x = cfg.normalize(scope.In("ln_final"), x)
 	}
 	return x

@@ -44,3 +44,21 @@ func normalInit(scope *model.Scope, std float64) model.VariableInitializer {
 		return graph.MulScalar(store.RandomNormal(g, shape), std)
 	}
 }
+
+// ShrinkGradient returns x unchanged in the forward pass with its gradient multiplied by
+// alpha: GLM-130B's embedding gradient shrink (EGS) with alpha = 0.1 on the word embeddings.
+//
+// Paper: Zeng et al., "GLM-130B: An Open Bilingual Pre-trained Model", ICLR 2023,
+// arXiv:2210.02414, Sec. 3 "Embedding Layer Gradient Shrink": word_embedding =
+// word_embedding·α + word_embedding.detach()·(1 − α).
+//
+// Deviation: written as x + (α − 1)·(x − stopgrad(x)), whose second term is exactly zero in the
+// forward pass, so the value is bit-identical to x (the paper's form rounds α·x + (1 − α)·x);
+// the gradient is the same, α.
+func ShrinkGradient(x *graph.Node, alpha float64) *graph.Node {
+	if alpha == 1 {
+		return x
+	}
+	zero := graph.Sub(x, graph.StopGradient(x))         // 0, with gradient 1
+	return graph.Add(x, graph.MulScalar(zero, alpha-1)) // value x, gradient α
+}
