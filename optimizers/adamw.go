@@ -1,6 +1,11 @@
 package optimizers
 
-import "github.com/gomlx/gomlx/ml/model"
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/ml/model"
+)
 
 // AdamWConfig configures AdamW. The zero value is torch.optim.AdamW's defaults; a zero beta or
 // eps means its default (use a tiny positive value for an almost-zero one).
@@ -28,8 +33,15 @@ type AdamWConfig struct {
 	WeightDecay *float64
 	AMSGrad     bool
 	// L2 applies the weight decay as torch.optim.Adam does, g ← g + wd·p, instead of decoupled.
-	L2     bool
-	Groups GroupConfig
+	L2 bool
+	// IndependentDecay decays by the schedule's multiplier instead of the learning rate,
+	// p ← p·(1 − s_t·wd) (Wortsman et al. 2023, arXiv:2309.14322, Sec. 3.2.2; see
+	// IndependentWeightDecay); s_t is the step's learning rate over LearningRate.
+	IndependentDecay bool
+	// LRScale, when set, multiplies each parameter's learning rate by LRScale(path, shape)
+	// (per-layer learning rates such as μParam's; see ScaleLearningRate).
+	LRScale func(path string, shape shapes.Shape) float64
+	Groups  GroupConfig
 }
 
 func (c AdamWConfig) withDefaults() AdamWConfig {
@@ -52,6 +64,9 @@ func (c AdamWConfig) Validate() error {
 	ck.beta(ParamBeta2, c.Beta2)
 	ck.nonNeg(ParamEpsilon, c.Eps)
 	ck.nonNeg(ParamWeightDecay, *c.WeightDecay)
+	if c.L2 && c.IndependentDecay {
+		ck.errs = append(ck.errs, fmt.Errorf("adamw: %s=true and %s=true exclude each other (coupled vs independent decay)", ParamAdamL2, ParamIndependentDecay))
+	}
 	if err := c.Groups.Validate(); err != nil {
 		ck.errs = append(ck.errs, err)
 	}
@@ -73,30 +88,39 @@ func newAdamW(name string, c AdamWConfig) (*Optimizer, error) {
 	if c.L2 {
 		decay = L2WeightDecay(wd) // g ← g + wd·p
 	}
-	return NewOptimizer(name, c.LearningRate, c.Groups, false,
-		decay,
-		ScaleByAdam(AdamOptions{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, AMSGrad: c.AMSGrad}),
-		ApplyUpdate(),
-	), nil
+	if c.IndependentDecay {
+		decay = IndependentWeightDecay(wd, c.LearningRate) // p ← p·(1 − s_t·wd)
+	}
+	chain := []Transform{decay, ScaleByAdam(AdamOptions{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, AMSGrad: c.AMSGrad})}
+	if c.LRScale != nil {
+		chain = append(chain, ScaleLearningRate(c.LRScale))
+	}
+	return NewOptimizer(name, c.LearningRate, c.Groups, false, append(chain, ApplyUpdate())...), nil
 }
 
 func adamWFromParams(r *paramReader) AdamWConfig {
 	return AdamWConfig{
-		LearningRate: r.lr(),
-		Beta1:        r.float(ParamBeta1, 0),
-		Beta2:        r.float(ParamBeta2, 0),
-		Eps:          r.float(ParamEpsilon, 0),
-		WeightDecay:  r.floatPtr(ParamWeightDecay),
-		AMSGrad:      r.bool(ParamAMSGrad, false),
-		L2:           r.bool(ParamAdamL2, false),
-		Groups:       groupsFromParams(r),
+		LearningRate:     r.lr(),
+		Beta1:            r.float(ParamBeta1, 0),
+		Beta2:            r.float(ParamBeta2, 0),
+		Eps:              r.float(ParamEpsilon, 0),
+		WeightDecay:      r.floatPtr(ParamWeightDecay),
+		AMSGrad:          r.bool(ParamAMSGrad, false),
+		L2:               r.bool(ParamAdamL2, false),
+		IndependentDecay: r.bool(ParamIndependentDecay, false),
+		Groups:           groupsFromParams(r),
 	}
 }
 
 // ParamAdamL2 selects torch.optim.Adam's coupled (L2) weight decay in "adamw".
 const ParamAdamL2 = "adam_l2"
 
+// ParamIndependentDecay selects independent weight decay (not scaled by the learning rate) in
+// "adamw".
+const ParamIndependentDecay = "independent_weight_decay"
+
 func init() {
+	declare(ParamIndependentDecay, false, "adamw: weight decay p·(1 − s_t·wd) follows the schedule but not the learning rate (Wortsman et al. 2023)")
 	declare(ParamAdamL2, false, "adamw: coupled L2 weight decay (torch.optim.Adam) instead of decoupled")
 	Register("adamw", func(scope *model.Scope) (Interface, error) {
 		r := newParamReader(scope, "adamw")
