@@ -244,32 +244,35 @@ func groupRationalFlash(x, num, den *graph.Node) *graph.Node {
 		for i := RationalDenCoeffs - 2; i >= 0; i-- {
 			s = graph.Add(graph.Mul(s, ax), graph.MulScalar(groupCoeff(absDen, i), float64(i+1)))
 		}
-		s = graph.Mul(s, graph.Sign(x3))
+		s = graph.Mul(s, signPos(x3)) // sign(0) = +1, as the kernels (and GoMLX's Abs gradient)
 		invQ := graph.Reciprocal(q)
 		y := graph.Mul(p, invQ)
 		w := graph.Mul(g, invQ)                           // g/Q
 		dx := graph.Mul(graph.Sub(r, graph.Mul(s, y)), w) // (R/Q − S·P/Q²)·g
 		u := graph.Neg(graph.Mul(y, w))                   // −P/Q²·g
-		terms := make([]*graph.Node, 0, RationalNumCoeffs+RationalDenCoeffs)
+		// FlashKAT: each coefficient's per-element term is reduced over the rows by one
+		// product ones[1, rows]·T[rows, D] (no [rows, 10, D] buffer), the 10 column sums are
+		// stacked [10·G, D/G] and reduced over the channels of each group by a second product.
+		ones := graph.Ones(x.Graph(), shapes.Make(x.DType(), 1, rows))
+		colSum := func(t *graph.Node) *graph.Node {
+			return graph.DotGeneral(ones, []int{1}, nil, graph.Reshape(t, rows, d), []int{0}, nil) // [1, D]
+		}
+		cols := make([]*graph.Node, 0, RationalNumCoeffs+RationalDenCoeffs)
 		xi := w
-		for i := range RationalNumCoeffs { // x^i/Q·g, i = 0..5
+		for i := range RationalNumCoeffs { // Σ x^i/Q·g, i = 0..5
 			if i > 0 {
 				xi = graph.Mul(xi, x3)
 			}
-			terms = append(terms, graph.Reshape(xi, rows, 1, d))
+			cols = append(cols, colSum(xi))
 		}
 		axi := u
-		for range RationalDenCoeffs { // −P/Q²·|x|^(i+1)·g, i = 0..3
+		for range RationalDenCoeffs { // Σ −P/Q²·|x|^(i+1)·g, i = 0..3
 			axi = graph.Mul(axi, ax)
-			terms = append(terms, graph.Reshape(axi, rows, 1, d))
+			cols = append(cols, colSum(axi))
 		}
-		nt := len(terms)
-		t := graph.Reshape(graph.Concatenate(terms, 1), rows, nt*d) // [rows, 10·D]
-		// FlashKAT: sum over rows, then over the channels of each group, as two products.
-		ones := graph.Ones(x.Graph(), shapes.Make(x.DType(), 1, rows))
-		colSums := graph.DotGeneral(ones, []int{1}, nil, t, []int{0}, nil) // [1, 10·D]
+		nt := len(cols)
 		onesG := graph.Ones(x.Graph(), shapes.Make(x.DType(), 1, cg))
-		sums := graph.DotGeneral(graph.Reshape(colSums, nt*groups, cg), []int{1}, nil, onesG, []int{1}, nil)
+		sums := graph.DotGeneral(graph.Reshape(graph.Concatenate(cols, 0), nt*groups, cg), []int{1}, nil, onesG, []int{1}, nil)
 		sums = graph.Reshape(sums, nt, groups) // [10, G]: per-group sums of each term
 		da := graph.Slice(sums, graph.AxisRange(0, RationalNumCoeffs))
 		if num.Rank() == 1 {
