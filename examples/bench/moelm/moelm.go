@@ -45,6 +45,9 @@ import (
 //go:embed testdata/Isaac.Newton-Opticks.txt
 var opticks string
 
+// Opticks returns the embedded default corpus (Newton's Opticks), for other benchmarks.
+func Opticks() string { return opticks }
+
 func init() {
 	suite.Register("moe-lm", suite.Func{
 		Desc: "char-level LM on Newton's Opticks (or -text FILE): dense vs SMoE, MomentumSMoE, AdamSMoE, AdaMoE at equal active FLOPs (bpc, word-swap robustness, FLOPs, tokens/s, generation)",
