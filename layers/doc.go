@@ -9,7 +9,10 @@
 //   - ExpertMatmul and ExpertFFN: the batched per-expert matmul [E, C, d] x [E, d, h];
 //   - Embedding with a tied output projection, and learned positional embeddings;
 //   - KAN: KAT's group-rational KAN FFN (GR-KAN) with FlashKAT's backward pass; block FFNs are
-//     registered by name (kind "ffn": "dense", "gr_kan").
+//     registered by name (kind "ffn": "dense", "gr_kan");
+//   - training stability (stability.go): SelfAttentionWith with qk-layernorm, RoPE and the
+//     attention-logit metric, GLM-130B's DeepNorm in Block, ShrinkGradient (embedding gradient
+//     shrink), fan-in and Xavier initializers.
 //
 // Layers are functions of a GoMLX model.Scope: variables live under scope.In(name).
 //
