@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/stretchr/testify/require"
@@ -79,6 +80,8 @@ func (c *goldenCase) kind() string {
 		return "tutel"
 	case ref.Repo == "rachtsy/MomentumSMoE" && strings.Contains(ref.Symbol, "PositionwiseFFMoM"):
 		return "momentum"
+	case ref.Repo == "rachtsy/MomentumSMoE" && strings.Contains(ref.Symbol, "PositionwiseFFAdam"):
+		return "adamstack"
 	}
 	return ""
 }
@@ -125,6 +128,8 @@ func TestGolden(t *testing.T) {
 			goldenTutel(t, &c)
 		case "momentum":
 			goldenMomentum(t, &c)
+		case "adamstack":
+			goldenAdamStack(t, &c)
 		default:
 			require.Failf(t, "unrecognized golden case", "%s: kind %q", f.Path, c.kind())
 		}
@@ -370,6 +375,54 @@ func goldenMomentum(t *testing.T, c *goldenCase) {
 		for i, name := range []string{"x", "p", "f"} {
 			near(t, c, "grad "+name+gsuffix, c.Grads[name+gsuffix].floats(), outs[3+i])
 		}
+	}
+}
+
+// goldenAdamStack runs AdamSMoE's update over the file's stacked post-LN blocks (official
+// CustomizedMoEPositionwiseFFAdam inside TransformerSeqLayer, attention off) with the file's
+// stand-in expert f_l(h) = tanh(h·W_l): the Adam step at the first AdamLayers (1) layers,
+// heavy-ball after, each block h <- LN_b(h + LN_a(...)); checks the output, the final state
+// and the gradients of objective = sum(output·R) + 0.5·sum(moment) w.r.t. x and every W_l.
+func goldenAdamStack(t *testing.T, c *goldenCase) {
+	x := c.Inputs["x"]
+	d := x.Shape[len(x.Shape)-1]
+	n := int(c.hp("layers"))
+	require.Positive(t, n, "hyperparams.layers")
+	vars := map[string]*tensors.Tensor{}
+	args := []any{x.tensor(), c.Inputs["R"].tensor()}
+	for l := range n {
+		for _, ln := range []string{"ln_a", "ln_b"} {
+			vars[fmt.Sprintf("/block%d/%s/layer_normalization/gain", l, ln)] = tensors.FromFlatDataAndDimensions(c.Inputs[fmt.Sprintf("%s%d_weight", ln, l)].floats(), d)
+			vars[fmt.Sprintf("/block%d/%s/layer_normalization/offset", l, ln)] = tensors.FromFlatDataAndDimensions(c.Inputs[fmt.Sprintf("%s%d_bias", ln, l)].floats(), d)
+		}
+		args = append(args, c.Inputs[fmt.Sprintf("W%d", l)].tensor())
+	}
+	cfg := Config{Mu: c.hp("mu"), Gamma: c.hp("gamma2"), Gamma1: c.hp("gamma1"), Beta1: c.hp("beta1"), Beta2: c.hp("beta2"), Reference: true}.Defaults()
+	require.Equal(t, 1, cfg.AdamLayers, "the official code takes the Adam step at layerth 0 only")
+	outs := exec(t, vars, func(scope *model.Scope, xs []*graph.Node) []*graph.Node {
+		h := xs[0]
+		p, m, v := graph.ZerosLike(h), graph.ZerosLike(h), graph.ZerosLike(h)
+		for l := range n {
+			s := scope.In("block%d", l)
+			f := graph.Tanh(graph.Einsum("btd,de->bte", h, xs[2+l]))
+			var y *graph.Node
+			if l < cfg.AdamLayers {
+				y, p, m, v = adamStep(s, h, p, m, v, f, cfg)
+			} else {
+				y, p = heavyBall(s, h, p, f, cfg)
+			}
+			h = norm.LayerNorm(s.In("ln_b"), graph.Add(h, y), -1).Epsilon(c.hp("layer_norm_eps")).Done()
+		}
+		obj := graph.Add(graph.ReduceAllSum(graph.Mul(h, xs[1])), graph.MulScalar(graph.ReduceAllSum(p), 0.5))
+		wrt := append([]*graph.Node{xs[0]}, xs[2:]...)
+		return append([]*graph.Node{h, m, v, p, obj}, graph.Gradient(obj, wrt...)...)
+	}, args...)
+	for i, name := range []string{"output", "adam_m", "adam_v", "moment", "objective"} {
+		near(t, c, name, c.Outputs[name].floats(), outs[i])
+	}
+	near(t, c, "grad x", c.Grads["x"].floats(), outs[5])
+	for l := range n {
+		near(t, c, fmt.Sprintf("grad W%d", l), c.Grads[fmt.Sprintf("W%d", l)].floats(), outs[6+l])
 	}
 }
 
