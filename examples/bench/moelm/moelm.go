@@ -6,8 +6,21 @@
 //	smoe           8 experts d -> h -> d, top-2 (top-k then softmax), Switch 0.01 + z 1e-3
 //	momentum-smoe  smoe + heavy-ball momentum across the MoE layers (mu 0.7, gamma 1)
 //	adam-smoe      smoe + AdamSMoE (Adam step at the first MoE layer)
+//	robust-momentum-smoe  smoe + robust momentum (rho 0.2, kappa 1.25)
 //	adamoe-4null   8 true + 4 null experts, k 3 (about 2 true experts per token if balanced)
 //	adamoe-8null   8 true + 8 null experts, k 3 (about 1.5)
+//
+// Extra arms, run only when selected, use the official code's post-LN layout
+// (rachtsy/MomentumSMoE TransformerSeqLayer: h = LN(h + attn); h = LN_b(h + LN_a(update))):
+// smoe-postln, momentum-smoe-postln, adam-smoe-postln, robust-momentum-smoe-postln.
+// Settings (environment, as the runner has no per-benchmark flags): MOEBOOST_MOELM_ARMS, a
+// comma-separated list of arms (default: all but the extra ones); MOEBOOST_MOELM_LAYERS, the
+// number of blocks (default 4, -quick 2), e.g.
+//
+//	MOEBOOST_MOELM_ARMS=smoe-postln,adam-smoe-postln go run ./examples/bench -only moe-lm -quick
+//
+// official_adam_ref.py trains the same -quick LM in PyTorch with the official SMoE and AdamSMoE
+// layers (the check that AdamSMoE's gap to SMoE at this scale is the official layer's own).
 //
 // Metrics per arm (mean ± std over seeds): validation bits per character ("bpc", evaluated at
 // the MoE layers' evaluation capacity factor EvalCapacityFactor = 2.0, GShard's and moe's
@@ -29,6 +42,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -50,7 +64,7 @@ func Opticks() string { return opticks }
 
 func init() {
 	suite.Register("moe-lm", suite.Func{
-		Desc: "char-level LM on Newton's Opticks (or -text FILE): dense vs SMoE, MomentumSMoE, AdamSMoE, AdaMoE at equal active FLOPs (bpc, word-swap robustness, FLOPs, tokens/s, generation)",
+		Desc: "char-level LM on Newton's Opticks (or -text FILE): dense vs SMoE, MomentumSMoE, AdamSMoE, robust momentum, AdaMoE at equal active FLOPs (bpc, word-swap robustness, FLOPs, tokens/s, generation); arms: $MOEBOOST_MOELM_ARMS (e.g. smoe,adam-smoe-postln), depth: $MOEBOOST_MOELM_LAYERS",
 		Fn:   run,
 	})
 }
@@ -66,6 +80,9 @@ type Size struct {
 	MaxValid, GenChars int
 	// EvalCapacityFactor is the MoE layers' capacity factor in evaluation (0: EvalCapacityFactor).
 	EvalCapacityFactor float64
+	// PostLN builds the blocks in the post-LN layout x <- LN(x + sublayer(x)) of the official
+	// MomentumSMoE code (set by the arms named "*-postln").
+	PostLN bool
 }
 
 // Capacity factors of the MoE arms: TrainCapacityFactor in training, EvalCapacityFactor when
@@ -89,6 +106,10 @@ type Arm struct {
 	FFN func(s Size) (layers.FFN, error)
 	// Null is the number of AdaMoE null experts (0 for the others).
 	Null int
+	// PostLN: the arm runs in the post-LN block layout (Size.PostLN).
+	PostLN bool
+	// Extra arms run only when selected with MOEBOOST_MOELM_ARMS.
+	Extra bool
 }
 
 func smoeConfig(s Size) moe.Config {
@@ -116,6 +137,68 @@ var Arms = []Arm{
 		c.TopK, c.NullExperts = 3, 8
 		return moe.NewAdaMoE(c)
 	}},
+	{Name: "robust-momentum-smoe", FFN: func(s Size) (layers.FFN, error) { return moe.NewRobustSMoE(smoeConfig(s)) }},
+	// The official layout (rachtsy/MomentumSMoE TransformerSeqLayer: h = norm1(h + attn);
+	// h = norm2(h + moe_out), the momentum layers returning LN_a(h - p) and the Adam layer
+	// LN_a(-gamma1·m/sqrt(v + 1e-8))).
+	{Name: "smoe-postln", PostLN: true, Extra: true, FFN: func(s Size) (layers.FFN, error) { return moe.NewSMoE(smoeConfig(s)) }},
+	{Name: "momentum-smoe-postln", PostLN: true, Extra: true, FFN: func(s Size) (layers.FFN, error) {
+		c := smoeConfig(s)
+		c.Reference = true
+		return moe.NewMomentumSMoE(c)
+	}},
+	{Name: "adam-smoe-postln", PostLN: true, Extra: true, FFN: func(s Size) (layers.FFN, error) {
+		c := smoeConfig(s)
+		c.Reference = true
+		return moe.NewAdamSMoE(c)
+	}},
+	{Name: "robust-momentum-smoe-postln", PostLN: true, Extra: true, FFN: func(s Size) (layers.FFN, error) {
+		c := smoeConfig(s)
+		c.Reference = true
+		return moe.NewRobustSMoE(c)
+	}},
+}
+
+// ArmsEnv names the environment variable that selects arms: a comma-separated list of arm
+// names (default: every arm not marked Extra), e.g.
+// MOEBOOST_MOELM_ARMS=smoe,adam-smoe,smoe-postln,adam-smoe-postln.
+const ArmsEnv = "MOEBOOST_MOELM_ARMS"
+
+// LayersEnv names the environment variable that overrides the number of blocks (depth), e.g.
+// MOEBOOST_MOELM_LAYERS=8 for the robustness runs (momentum accumulates over layers).
+const LayersEnv = "MOEBOOST_MOELM_LAYERS"
+
+// SelectArms returns the arms named in list (comma-separated; "" = the default arms), in the
+// order given, or an error naming an unknown arm and the known ones.
+func SelectArms(list string) ([]Arm, error) {
+	if strings.TrimSpace(list) == "" {
+		var out []Arm
+		for _, a := range Arms {
+			if !a.Extra {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+	var out []Arm
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		found := false
+		for _, a := range Arms {
+			if a.Name == name {
+				out, found = append(out, a), true
+				break
+			}
+		}
+		if !found {
+			var known []string
+			for _, a := range Arms {
+				known = append(known, a.Name)
+			}
+			return nil, fmt.Errorf("moe-lm: %s: unknown arm %q; known arms: %s", ArmsEnv, name, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
 }
 
 // Corpus is a text split into training and validation characters (runes) over a vocabulary.
@@ -239,6 +322,17 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	if opts.Quick {
 		size = Quick
 	}
+	if v := os.Getenv(LayersEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return nil, fmt.Errorf("moe-lm: %s=%q: want a number of layers from 1 to 64", LayersEnv, v)
+		}
+		size.Layers = n
+	}
+	arms, err := SelectArms(os.Getenv(ArmsEnv))
+	if err != nil {
+		return nil, err
+	}
 	seeds := opts.SeedsOr(3, 1)
 	opts.Logf("moe-lm: %s, %d characters (%d train, %d validation), vocabulary %d; d=%d, %d layers, seq %d, batch %d, %d steps, %d seed(s)",
 		task, len(corpus.Train)+len(corpus.Vali), len(corpus.Train), len(corpus.Vali), len(corpus.Vocab), size.D, size.Layers, size.Seq, size.Batch, size.Steps, seeds)
@@ -246,7 +340,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 	var chart suite.Chart
 	chart.Title, chart.XLabel, chart.YLabel = "moe-lm: validation bits per character", "step", "bpc"
 	all := map[string][]ArmResult{}
-	for _, arm := range Arms {
+	for _, arm := range arms {
 		var rs []ArmResult
 		for s := range seeds {
 			if err := ctx.Err(); err != nil {
@@ -264,7 +358,7 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 		chart.Series = append(chart.Series, meanCurve(arm.Name, rs))
 	}
 	printTable(opts, rows)
-	for _, arm := range Arms {
+	for _, arm := range arms {
 		for _, r := range all[arm.Name] {
 			for _, smp := range r.Samples {
 				opts.Logf("moe-lm sample (%s, %s): rep-2 %.3f rep-3 %.3f rep-4 %.3f diversity %.3f\n  %q",
@@ -373,7 +467,7 @@ func printTable(opts suite.Options, rows []suite.Result) {
 // and a linear output layer.
 func Model(size Size, vocab int, ffn layers.FFN) train.ModelFn {
 	cfg := layers.BlockConfig{DModel: size.D, NumHeads: size.Heads, FFNHidden: 2 * size.ExpertHidden, Activation: "gelu",
-		FFN: ffn, Causal: true}
+		FFN: ffn, Causal: true, PostLN: size.PostLN}
 	return func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 		h := layers.Embedding(scope.In("embed"), in[0], dtypes.Float32, vocab, size.D)
 		h = layers.PositionalEmbedding(scope.In("pos"), h)
@@ -405,6 +499,7 @@ func Trial(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Ar
 
 // trialWith is Trial; keep, when not nil, receives the training result (tests evaluate it).
 func trialWith(ctx context.Context, opts suite.Options, c *Corpus, size Size, arm Arm, seed int, generate bool, keep func(*train.Result)) (ArmResult, error) {
+	size.PostLN = size.PostLN || arm.PostLN
 	var ffn layers.FFN
 	if arm.FFN != nil {
 		var err error

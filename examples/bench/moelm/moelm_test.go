@@ -119,3 +119,38 @@ func TestBPCAtCapacityFactor(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1.5, dense, "the dense arm has no capacity: its own bpc")
 }
+
+// TestSelectArms: the default arms leave out the Extra (post-LN) ones, a list keeps its order
+// and sets the post-LN layout where the arm asks for it, an unknown name is an error naming it
+// and the known arms.
+func TestSelectArms(t *testing.T) {
+	for _, tc := range []struct {
+		list     string
+		want     []string
+		postLN   []bool
+		errWords []string
+	}{
+		{list: "", want: []string{"dense", "smoe", "momentum-smoe", "adam-smoe", "adamoe-4null", "adamoe-8null", "robust-momentum-smoe"},
+			postLN: []bool{false, false, false, false, false, false, false}},
+		{list: "adam-smoe-postln, smoe", want: []string{"adam-smoe-postln", "smoe"}, postLN: []bool{true, false}},
+		{list: "smoe,adam", errWords: []string{`unknown arm "adam"`, ArmsEnv, "adam-smoe-postln"}},
+	} {
+		t.Run(tc.list, func(t *testing.T) {
+			arms, err := SelectArms(tc.list)
+			if tc.errWords != nil {
+				for _, w := range tc.errWords {
+					require.ErrorContains(t, err, w)
+				}
+				return
+			}
+			require.NoError(t, err)
+			var names []string
+			var post []bool
+			for _, a := range arms {
+				names, post = append(names, a.Name), append(post, a.PostLN)
+			}
+			require.Equal(t, tc.want, names)
+			require.Equal(t, tc.postLN, post)
+		})
+	}
+}
