@@ -89,6 +89,13 @@ func adamStep(scope *model.Scope, h, p, m, v, f *graph.Node, cfg Config) (y, pNe
 //	later MoE layers: p <- mu·p + gamma·f; x <- x - p (or LN_b(x + LN_a(x - p)) in reference)
 //
 // Defaults: beta1 0.9, beta2 0.999, gamma1 1.0, mu 0.7, gamma 1.0, AdamLayers 1.
+// Training note: with the zero-initialised state the first layer's step
+// 0.1·f/sqrt(0.001·f² + 1e-8) saturates at ±3.16 once |f| ≫ 3e-3; its derivative
+// 1e-9/(0.001·f² + 1e-8)^1.5 is ≈ 0.03 at |f| = 0.1 and ≈ 3e-5 at |f| = 1, so that layer's
+// experts learn mostly through the buffer p handed to the later layers. Both layouts (and the
+// official layer in PyTorch, examples/bench/moelm/official_adam_ref.py) train worse than SMoE
+// in a 2-layer char LM for this reason; testdata/golden/moe/adamsmoe_stack_s1.json checks this
+// layer against the official one over 3 stacked post-LN blocks.
 // Deviations: the code picks the Adam layer by block index (layerth < 1); this counts MoE
 // layers (the same when every block is MoE). In the clean layout the step keeps the residual
 // (x - step); the code's cancellation drops x, which the reference layout reproduces.
