@@ -17,3 +17,14 @@ func GLUEmbed(x, w1, b1, w2, b2 *graph.Node) *graph.Node {
 	gate := graph.Add(graph.Mul(xe, graph.InsertAxes(w2, 0)), graph.InsertAxes(b2, 0)) // [batch, f, d]
 	return graph.Mul(lin, graph.Tanh(gate))
 }
+
+// TanGLU is the reference code's tanglu activation used by the attentive FFN: for z [..., 2d]
+// it returns z[..., :d] * tanh(z[..., d:]) (lib/deep.py tanglu; the block is
+// x + TanGLU(Linear_{d->2d}(LayerNorm(x))) with no second projection).
+func TanGLU(z *graph.Node) *graph.Node {
+	last := z.Rank() - 1
+	d := z.Shape().Dim(last) / 2
+	a := graph.SliceAxis(z, last, graph.AxisRange(0, d))
+	g := graph.SliceAxis(z, last, graph.AxisRange(d, 2*d))
+	return graph.Mul(a, graph.Tanh(g))
+}

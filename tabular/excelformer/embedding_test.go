@@ -46,3 +46,11 @@ func TestGLUEmbedHand(t *testing.T) {
 		}
 	}
 }
+
+func TestTanGLUHand(t *testing.T) {
+	z := []float64{1, -2, 0.5, 3, 4, -1, 2, 0}
+	exec := graph.MustNewExec(backend.MustDefault(), TanGLU)
+	got := tensors.MustCopyFlatData[float64](exec.MustExec(tensors.FromFlatDataAndDimensions(z, 2, 4))[0])
+	want := []float64{1 * math.Tanh(0.5), -2 * math.Tanh(3), 4 * math.Tanh(2), -1 * math.Tanh(0)}
+	require.InDeltaSlice(t, want, got, 1e-12)
+}
