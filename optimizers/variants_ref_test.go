@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/moeboost/moeboost/optimizers"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
 )
 
 // quadGrads is the host float64 gradient of quadraticProblem: a⊙(w − c) for w, b − d for b.
@@ -158,6 +159,9 @@ func TestVariantsReference(t *testing.T) {
 		{"frugal state-free sgd, free_lr_scale 0.5, weight decay 0.1", "frugal",
 			merge(lr(0.01), kv(optimizers.ParamFRUGALStateFree, "sgd"), kv(optimizers.ParamFRUGALFreeLRScale, 0.5), kv(optimizers.ParamWeightDecay, 0.1)),
 			refFRUGALFreeSGD(init, 0.01, 0.1, 0.5, steps)},
+		{"fira right, correct_bias off, update_proj_gap 2", "fira",
+			merge(lr(0.01), kv(optimizers.ParamFiraProjType, "right"), kv(optimizers.ParamFiraCorrectBias, false), kv(optimizers.ParamFiraUpdateProjGap, 2)),
+			refFiraRight(t, init, 0.01, 2, steps, false)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,4 +179,110 @@ func TestVariantsReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+// topRightVec is the top right singular vector of the [rows, cols] row-major g, from gonum's
+// symmetric eigendecomposition of gᵀg, signed as lowrank.go signs it (largest-magnitude entry
+// positive).
+func topRightVec(t *testing.T, g []float64, rows, cols int) []float64 {
+	gm := mat.NewDense(rows, cols, g)
+	var gram mat.SymDense
+	gram.SymOuterK(1, gm.T())
+	var es mat.EigenSym
+	require.True(t, es.Factorize(&gram, true))
+	var vecs mat.Dense
+	es.VectorsTo(&vecs)
+	p := mat.Col(nil, cols-1, &vecs) // eigenvalues ascend: the last is the largest
+	big := 0
+	for j := range p {
+		if math.Abs(p[j]) > math.Abs(p[big]) {
+			big = j
+		}
+	}
+	if p[big] < 0 {
+		for j := range p {
+			p[j] = -p[j]
+		}
+	}
+	return p
+}
+
+// refFiraRight is Fira's rule as fira.go documents it (the official fira_adamw.py), for the
+// [4,3] w with a "right" projector of rank ⌈3/4⌉ = 1 refreshed every gap steps, α 0.25, ε 1e-6
+// outside the root, bias correction off, no weight decay; b takes the plain path p ← p −
+// lr·m/(√v + ε).
+func refFiraRight(t *testing.T, v0 [][]float64, lr float64, gap, steps int, flip bool) [][]float64 {
+	const b1, b2, eps, alpha, gamma = 0.9, 0.999, 1e-6, 0.25, 1.01
+	const rows, cols = 4, 3
+	v := cloneVals(v0)
+	m, s2 := make([]float64, rows), make([]float64, rows) // R is [rows, 1]
+	mb, vb := make([]float64, 3), make([]float64, 3)
+	var P []float64
+	sPrev := 0.0
+	for s := 1; s <= steps; s++ {
+		g := quadGrads(v)
+		G := g[0]
+		if (s-1)%gap == 0 {
+			P = topRightVec(t, G, rows, cols)
+			if flip && s > 1 { // the other sign of the same singular vector
+				for j := range P {
+					P[j] = -P[j]
+				}
+			}
+		}
+		R := make([]float64, rows)
+		for i := range rows {
+			for j := range cols {
+				R[i] += G[i*cols+j] * P[j]
+			}
+		}
+		N := make([]float64, rows)
+		for i := range rows {
+			m[i] = b1*m[i] + (1-b1)*R[i]
+			s2[i] = b2*s2[i] + (1-b2)*R[i]*R[i]
+			N[i] = m[i] / (math.Sqrt(s2[i]) + eps)
+		}
+		S := make([]float64, rows*cols)
+		sn := 0.0
+		for i := range rows {
+			phi := math.Abs(N[i]) / (math.Abs(R[i]) + 1e-8) // per-row norms of rank-1 rows
+			for j := range cols {
+				S[i*cols+j] = (G[i*cols+j] - alpha*R[i]*P[j]) * phi
+				sn += S[i*cols+j] * S[i*cols+j]
+			}
+		}
+		sn = math.Sqrt(sn)
+		lim := 1.0
+		if s > 1 {
+			lim = math.Max(sn/(sPrev+1e-8), gamma) / gamma
+		}
+		sPrev = sn / lim
+		for i := range rows {
+			for j := range cols {
+				v[0][i*cols+j] -= lr * (alpha*N[i]*P[j] + S[i*cols+j]/lim)
+			}
+		}
+		for j := range v[1] {
+			x := g[1][j]
+			mb[j] = b1*mb[j] + (1-b1)*x
+			vb[j] = b2*vb[j] + (1-b2)*x*x
+			v[1][j] -= lr * mb[j] / (math.Sqrt(vb[j]) + eps)
+		}
+	}
+	return v
+}
+
+// TestFiraRefreshSignDependence shows why the re-statement must sign the projector as
+// lowrank.go does: the moments survive a refresh, so the opposite (equally valid) sign of the
+// refreshed singular vector gives another trajectory.
+func TestFiraRefreshSignDependence(t *testing.T) {
+	pb := quadraticProblem()
+	init := [][]float64{pb.vars[0].Values, pb.vars[1].Values}
+	a, b := refFiraRight(t, init, 0.01, 2, 5, false), refFiraRight(t, init, 0.01, 2, 5, true)
+	diff := 0.0
+	for j := range a[0] {
+		diff = math.Max(diff, math.Abs(a[0][j]-b[0][j]))
+	}
+	require.Greater(t, diff, 1e-6, "the flipped projector sign should change w's trajectory")
+	require.Equal(t, a[1], b[1], "b takes the plain path, untouched by the projector")
 }
