@@ -36,6 +36,11 @@ func cloneVals(v [][]float64) [][]float64 {
 // refSGD is torch's _single_tensor_sgd (sgd.go's doc), no weight decay: with momentum 0 there is
 // no buffer and dampening has no effect; otherwise b = g at step 1, b ← μ·b + (1 − damp)·g.
 func refSGD(v0 [][]float64, lr, mu, damp float64, steps int) [][]float64 {
+	return refSGDNesterov(v0, lr, mu, damp, false, steps)
+}
+
+// refSGDNesterov is refSGD with torch's Nesterov option: d = g + μ·b.
+func refSGDNesterov(v0 [][]float64, lr, mu, damp float64, nesterov bool, steps int) [][]float64 {
 	v := cloneVals(v0)
 	var buf [][]float64
 	for s := 1; s <= steps; s++ {
@@ -50,7 +55,15 @@ func refSGD(v0 [][]float64, lr, mu, damp float64, steps int) [][]float64 {
 						buf[i][j] = mu*buf[i][j] + (1-damp)*d[j]
 					}
 				}
-				d = buf[i]
+				if nesterov {
+					nd := make([]float64, len(d))
+					for j := range d {
+						nd[j] = d[j] + mu*buf[i][j]
+					}
+					d = nd
+				} else {
+					d = buf[i]
+				}
 			}
 			for j := range v[i] {
 				v[i][j] -= lr * d[j]
@@ -135,6 +148,30 @@ func refFRUGALFreeSGD(v0 [][]float64, lr, wd, free float64, steps int) [][]float
 	return v
 }
 
+// refAdamAMSGrad is torch.optim.Adam with amsgrad (β1 0.9, ε 1e-8, no weight decay):
+// v̂max ← max(v̂max, v), p ← p − lr·(m/(1−β1^t)) / (√v̂max/√(1−β2^t) + ε).
+func refAdamAMSGrad(v0 [][]float64, lr, b2 float64, steps int) [][]float64 {
+	const b1, eps = 0.9, 1e-8
+	v := cloneVals(v0)
+	m, s2, mx := make([][]float64, len(v)), make([][]float64, len(v)), make([][]float64, len(v))
+	for i := range v {
+		m[i], s2[i], mx[i] = make([]float64, len(v[i])), make([]float64, len(v[i])), make([]float64, len(v[i]))
+	}
+	for s := 1; s <= steps; s++ {
+		g := quadGrads(v)
+		bc1, bc2 := 1-math.Pow(b1, float64(s)), 1-math.Pow(b2, float64(s))
+		for i := range v {
+			for j, x := range g[i] {
+				m[i][j] = b1*m[i][j] + (1-b1)*x
+				s2[i][j] = b2*s2[i][j] + (1-b2)*x*x
+				mx[i][j] = math.Max(mx[i][j], s2[i][j])
+				v[i][j] -= lr * (m[i][j] / bc1) / (math.Sqrt(mx[i][j])/math.Sqrt(bc2) + eps)
+			}
+		}
+	}
+	return v
+}
+
 // TestVariantsReference checks switches without golden files against independent float64
 // re-statements of their documented rules on quadraticProblem.
 func TestVariantsReference(t *testing.T) {
@@ -162,6 +199,18 @@ func TestVariantsReference(t *testing.T) {
 		{"fira right, correct_bias off, update_proj_gap 2", "fira",
 			merge(lr(0.01), kv(optimizers.ParamFiraProjType, "right"), kv(optimizers.ParamFiraCorrectBias, false), kv(optimizers.ParamFiraUpdateProjGap, 2)),
 			refFiraRight(t, init, 0.01, 2, steps, false)},
+		// quadraticProblem has no MKORLayer-marked layer, so every tensor takes MKOR's base
+		// optimizer unchanged (mkor.go: "other parameters go to the base optimizer unchanged");
+		// these check the base switches. Half precision and warm-up act only on the factors of
+		// marked layers and cannot change this trajectory (mkor_test.go, mkor_golden_test.go).
+		// β2 0.5 and lr 0.3 make v fall within the run, so the running maximum matters (with
+		// β2 0.999 over 5 steps v only grows and AMSGrad changes nothing).
+		{"mkor base adam + amsgrad", "mkor",
+			merge(lr(0.3), kv(optimizers.ParamMKORBase, "adam"), kv(optimizers.ParamAMSGrad, true), kv(optimizers.ParamBeta2, 0.5)),
+			refAdamAMSGrad(init, 0.3, 0.5, steps)},
+		{"mkor half precision, warmup 3, nesterov momentum 0.9", "mkor",
+			merge(lr(0.01), kv(optimizers.ParamMKORHalfPrecision, true), kv(optimizers.ParamMKORWarmupSteps, 3), kv(optimizers.ParamNesterov, true), kv(optimizers.ParamMomentum, 0.9)),
+			refSGDNesterov(init, 0.01, 0.9, 0, true, steps)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
