@@ -172,8 +172,62 @@ func refAdamAMSGrad(v0 [][]float64, lr, b2 float64, steps int) [][]float64 {
 	return v
 }
 
-// TestVariantsReference checks switches without golden files against independent float64
-// re-statements of their documented rules on quadraticProblem.
+// refFRUGALSVDKeep is FRUGAL's Algorithm 1 (frugal.go) with the "svd" subspace: the [4,3] w
+// has rows ≥ cols, so a right projector P of rank ⌈0.25·3⌉ = 1 (signed as lowrank.go does),
+// refreshed from G every gap steps; KeepState keeps m, v and the global step of the bias
+// corrections across refreshes; signSGD (free_lr_scale 1) on G − R·P; no weight decay; b takes
+// plain AdamW. With flip the refreshed P takes its other sign.
+func refFRUGALSVDKeep(t *testing.T, v0 [][]float64, lr float64, gap, steps int, flip bool) [][]float64 {
+	const b1, b2, eps = 0.9, 0.999, 1e-8
+	const rows, cols = 4, 3
+	v := cloneVals(v0)
+	m, s2 := make([]float64, rows), make([]float64, rows)
+	mb, vb := make([]float64, 3), make([]float64, 3)
+	var P []float64
+	for s := 1; s <= steps; s++ {
+		g := quadGrads(v)
+		G := g[0]
+		if (s-1)%gap == 0 {
+			P = topRightVec(t, G, rows, cols)
+			if flip && s > 1 {
+				for j := range P {
+					P[j] = -P[j]
+				}
+			}
+		}
+		bc1, bc2 := 1-math.Pow(b1, float64(s)), 1-math.Pow(b2, float64(s))
+		for i := range rows {
+			R := 0.0
+			for j := range cols {
+				R += G[i*cols+j] * P[j]
+			}
+			m[i] = b1*m[i] + (1-b1)*R
+			s2[i] = b2*s2[i] + (1-b2)*R*R
+			n := (m[i] / bc1) / (math.Sqrt(s2[i])/math.Sqrt(bc2) + eps)
+			for j := range cols {
+				res := G[i*cols+j] - R*P[j]
+				sg := 0.0
+				if res > 0 {
+					sg = 1
+				} else if res < 0 {
+					sg = -1
+				}
+				v[0][i*cols+j] -= lr * (n*P[j] + sg)
+			}
+		}
+		for j := range v[1] {
+			x := g[1][j]
+			mb[j] = b1*mb[j] + (1-b1)*x
+			vb[j] = b2*vb[j] + (1-b2)*x*x
+			v[1][j] -= lr * (mb[j] / bc1) / (math.Sqrt(vb[j])/math.Sqrt(bc2) + eps)
+		}
+	}
+	return v
+}
+
+// TestVariantsReference checks the optimizer switches that have no golden file from the official
+// code (the others are golden cases: testdata/golden/optimizers, gen_switches.py) against
+// independent float64 re-statements of their documented rules on quadraticProblem.
 func TestVariantsReference(t *testing.T) {
 	pb := quadraticProblem()
 	init := [][]float64{pb.vars[0].Values, pb.vars[1].Values}
@@ -199,6 +253,9 @@ func TestVariantsReference(t *testing.T) {
 		{"fira right, correct_bias off, update_proj_gap 2", "fira",
 			merge(lr(0.01), kv(optimizers.ParamFiraProjType, "right"), kv(optimizers.ParamFiraCorrectBias, false), kv(optimizers.ParamFiraUpdateProjGap, 2)),
 			refFiraRight(t, init, 0.01, 2, steps, false)},
+		{"frugal svd, keep_state, update_gap 2", "frugal",
+			merge(lr(0.01), kv(optimizers.ParamFRUGALProjection, "svd"), kv(optimizers.ParamFRUGALKeepState, true), kv(optimizers.ParamFRUGALUpdateGap, 2)),
+			refFRUGALSVDKeep(t, init, 0.01, 2, steps, false)},
 		// quadraticProblem has no MKORLayer-marked layer, so every tensor takes MKOR's base
 		// optimizer unchanged (mkor.go: "other parameters go to the base optimizer unchanged");
 		// these check the base switches. Half precision and warm-up act only on the factors of
@@ -321,17 +378,27 @@ func refFiraRight(t *testing.T, v0 [][]float64, lr float64, gap, steps int, flip
 	return v
 }
 
-// TestFiraRefreshSignDependence shows why the re-statement must sign the projector as
-// lowrank.go does: the moments survive a refresh, so the opposite (equally valid) sign of the
-// refreshed singular vector gives another trajectory.
-func TestFiraRefreshSignDependence(t *testing.T) {
+// TestRefreshSignDependence shows why the re-statements must sign the projector as lowrank.go
+// does: the moments survive a refresh (Fira always, FRUGAL with keep_state), so the opposite,
+// equally valid sign of the refreshed singular vector gives another trajectory.
+func TestRefreshSignDependence(t *testing.T) {
 	pb := quadraticProblem()
 	init := [][]float64{pb.vars[0].Values, pb.vars[1].Values}
-	a, b := refFiraRight(t, init, 0.01, 2, 5, false), refFiraRight(t, init, 0.01, 2, 5, true)
-	diff := 0.0
-	for j := range a[0] {
-		diff = math.Max(diff, math.Abs(a[0][j]-b[0][j]))
+	for _, tc := range []struct {
+		name string
+		ref  func(flip bool) [][]float64
+	}{
+		{"fira", func(flip bool) [][]float64 { return refFiraRight(t, init, 0.01, 2, 5, flip) }},
+		{"frugal", func(flip bool) [][]float64 { return refFRUGALSVDKeep(t, init, 0.01, 2, 5, flip) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := tc.ref(false), tc.ref(true)
+			diff := 0.0
+			for j := range a[0] {
+				diff = math.Max(diff, math.Abs(a[0][j]-b[0][j]))
+			}
+			require.Greater(t, diff, 1e-6, "the flipped projector sign should change w's trajectory")
+			require.Equal(t, a[1], b[1], "b takes the plain path, untouched by the projector")
+		})
 	}
-	require.Greater(t, diff, 1e-6, "the flipped projector sign should change w's trajectory")
-	require.Equal(t, a[1], b[1], "b takes the plain path, untouched by the projector")
 }
