@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 
 func tiny() Setup {
 	return Setup{
-		Tokens: 64, D: 16, Hidden: 32, Reps: 2, Warmup: 1,
+		Tokens: 64, D: 16, Hidden: 32, Reps: 6, Warmup: 1,
 		DigitsD: 16, DigitsHidden: 32, DigitsBlocks: 1, DigitsSteps: 60, DigitsBatch: 64, DigitsLR: 3e-3,
 		LM:     moelm.Size{Seq: 16, Batch: 8, D: 16, Layers: 1, Heads: 2, ExpertHidden: 16, Steps: 30, EvalEvery: 15, LR: 1e-2, MaxValid: 1500},
 		Groups: 8, Seeds: 1,
