@@ -1,0 +1,48 @@
+//go:build amd64 && goexperiment.simd
+
+package quant
+
+import "simd/archsimd"
+
+// useSIMD reports whether the AVX2+FMA paths run (GOEXPERIMENT=simd build on such a CPU).
+var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
+
+// SIMD reports whether this build uses simd/archsimd vectors for the float32 reference dot
+// product and the batch-8 table accumulation.
+func SIMD() bool { return useSIMD }
+
+// dot is Σ a_i·b_i, four 8-wide FMA accumulators when available.
+func dot(a, b []float32) float32 {
+	if !useSIMD || len(a) < 32 {
+		return dotGo(a, b)
+	}
+	b = b[:len(a)]
+	var s0, s1, s2, s3 archsimd.Float32x8
+	n := len(a) &^ 31
+	for i := 0; i < n; i += 32 {
+		s0 = archsimd.LoadFloat32x8Slice(a[i:]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:]), s0)
+		s1 = archsimd.LoadFloat32x8Slice(a[i+8:]).MulAdd(archsimd.LoadFloat32x8Slice(b[i+8:]), s1)
+		s2 = archsimd.LoadFloat32x8Slice(a[i+16:]).MulAdd(archsimd.LoadFloat32x8Slice(b[i+16:]), s2)
+		s3 = archsimd.LoadFloat32x8Slice(a[i+24:]).MulAdd(archsimd.LoadFloat32x8Slice(b[i+24:]), s3)
+	}
+	var lanes [8]float32
+	s0.Add(s1).Add(s2.Add(s3)).StoreSlice(lanes[:])
+	s := (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+	for i := n; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// sumEntries adds lut[v0+j][keys[j]][0:batch] into acc; a batch of 8 is one vector add per key.
+func sumEntries(acc, lut []float32, keys []uint8, v0, batch int) {
+	if !useSIMD || batch != 8 {
+		sumEntriesGo(acc, lut, keys, v0, batch)
+		return
+	}
+	s := archsimd.LoadFloat32x8Slice(acc)
+	for j, key := range keys {
+		s = s.Add(archsimd.LoadFloat32x8Slice(lut[((v0+j)*256+int(key))*8:]))
+	}
+	s.StoreSlice(acc)
+}

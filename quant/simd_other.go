@@ -1,0 +1,13 @@
+//go:build !(amd64 && goexperiment.simd)
+
+package quant
+
+// SIMD reports whether this build uses simd/archsimd vectors (never, without
+// GOEXPERIMENT=simd on amd64).
+func SIMD() bool { return false }
+
+func dot(a, b []float32) float32 { return dotGo(a, b) }
+
+func sumEntries(acc, lut []float32, keys []uint8, v0, batch int) {
+	sumEntriesGo(acc, lut, keys, v0, batch)
+}
