@@ -62,7 +62,7 @@ func TestAdaMoENullRouterGradient(t *testing.T) {
 		{3, false, false, 1e-14},
 		{4, false, false, 1e-14},
 		{3, true, false, 1e-14},
-		{3, false, true, 1e-5},
+		{3, false, true, 1e-6}, // float32 rounding: measured 3.6e-8
 	} {
 		t.Run(fmt.Sprintf("k%d_groupmean=%v_f32=%v", tc.k, tc.groupMean, tc.f32), func(t *testing.T) {
 			cfg, err := adaMoEConfig(Config{NumExperts: n, NullExperts: m, TopK: tc.k, Hidden: 6,
@@ -83,6 +83,7 @@ func TestAdaMoENullRouterGradient(t *testing.T) {
 				return []*graph.Node{gy[0], gy[1], gb[0], graph.ReduceAllSum(valid), graph.ReduceAllSum(graph.OneMinus(valid))}
 			}, scaled(x, 1, tc.f32, tokens, d), scaled(rr, 1, tc.f32, tokens, d))
 			gTrue, gNull, gBal := maxAbs(flat(outs[0])), maxAbs(flat(outs[1])), maxAbs(flat(outs[2]))
+			t.Logf("max|d out/d W_true| %.3g, max|d out/d W_null| %.3g (ratio %.2g), max|d L_bal/d W_null| %.3g", gTrue, gNull, gNull/gTrue, gBal)
 			require.Positive(t, flat(outs[3])[0], "no true expert picked: the case tests nothing")
 			require.Positive(t, flat(outs[4])[0], "no null expert picked: the case tests nothing")
 			require.Greater(t, gTrue, 1e-2, "d out / d W_true")
