@@ -1,6 +1,9 @@
 package quant
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // tableBytes is the size of the look-up tables one K tile keeps hot (the reference kernel
 // keeps its tile's tables in shared memory; here the tile is sized for the L1/L2 cache).
@@ -120,18 +123,23 @@ func (k *Kernel) tile1(y []float32, g0, g1, gsub int) {
 	}
 }
 
-// lookupSum is Σ_j t[j][keys[j]]: one look-up per 8 binary weights, in four independent
-// chains (a single float chain waits on the add latency at every look-up).
+// lookupSum is Σ_j t[j][keys[j]]: one look-up per 8 binary weights. Keys are read 8 at a
+// time as one little-endian uint64 and the sums kept in four independent chains (a single
+// float chain waits on the add latency at every look-up).
 func lookupSum(t []float32, keys []uint8) float32 {
 	var s0, s1, s2, s3 float32
 	j := 0
-	for ; j+4 <= len(keys); j += 4 {
-		k := keys[j : j+4 : j+4]
-		tt := t[j*256 : (j+4)*256 : (j+4)*256]
-		s0 += (*[256]float32)(tt[0:256])[k[0]]
-		s1 += (*[256]float32)(tt[256:512])[k[1]]
-		s2 += (*[256]float32)(tt[512:768])[k[2]]
-		s3 += (*[256]float32)(tt[768:1024])[k[3]]
+	for ; j+8 <= len(keys); j += 8 {
+		kk := binary.LittleEndian.Uint64(keys[j:])
+		tt := (*[8 * 256]float32)(t[j*256 : (j+8)*256])
+		s0 += tt[kk&0xff]
+		s1 += tt[256+kk>>8&0xff]
+		s2 += tt[512+kk>>16&0xff]
+		s3 += tt[768+kk>>24&0xff]
+		s0 += tt[1024+kk>>32&0xff]
+		s1 += tt[1280+kk>>40&0xff]
+		s2 += tt[1536+kk>>48&0xff]
+		s3 += tt[1792+kk>>56]
 	}
 	for ; j < len(keys); j++ {
 		s0 += (*[256]float32)(t[j*256 : (j+1)*256])[keys[j]]
