@@ -362,6 +362,22 @@ func (d *Dataset) subset(idx []int) *Dataset {
 	return &Dataset{X: d.rows(idx), Y: y, N: len(idx), D: d.D, Classes: d.Classes}
 }
 
+// Initial returns the synthetic set Distill would start from (class-major, IPC rows per class):
+// c.Init of real's examples, "kmeans" clustering the logits of the network with parameters
+// expert. With "kmeans" it is AST's representative real subset.
+func Initial(real *Dataset, m MLP, expert Params, c Config) (*Dataset, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if err := real.Validate(); err != nil {
+		return nil, err
+	}
+	if c.IPC < 1 {
+		return nil, fmt.Errorf("datadistill: IPC = %d; must be ≥ 1", c.IPC)
+	}
+	return initialSet(real, m, expert, c, rand.New(rand.NewPCG(c.Seed, 0x64697374)))
+}
+
 // initialSet builds the starting synthetic set (class-major, IPC rows per class).
 func initialSet(real *Dataset, m MLP, expert Params, c Config, r *rand.Rand) (*Dataset, error) {
 	classes := byClass(real)
