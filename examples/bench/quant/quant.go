@@ -772,6 +772,30 @@ func printTables(opts suite.Options, s Setup, rows []suite.Result) {
 			}
 			opts.Logf("%-24s %10d%s", arm, bytes, line)
 		}
+		// The verdict, in words: the fastest LUT arm per batch against both float32 arms.
+		for _, b := range s.Batches {
+			metric := fmt.Sprintf("us_batch%d", b)
+			var best suite.Result
+			for _, arm := range arms {
+				if r := get[key{task, arm, metric}]; len(arm) > 4 && arm[:4] == "lut-" && (best.Arm == "" || r.Value < best.Value) {
+					best = r
+				}
+			}
+			if best.Arm == "" {
+				continue
+			}
+			verdict := func(x float64) string {
+				if x >= 1 {
+					return fmt.Sprintf("wins %.2fx", x)
+				}
+				return fmt.Sprintf("loses %.2fx", 1/x)
+			}
+			sb, _ := best.Extra["speedup_vs_backend"].(float64)
+			f32b := get[key{task, "f32-go", metric}].Extra["weight_bytes"].(int)
+			opts.Logf("batch %d: fastest LUT arm %s (%.1f µs, %d bytes = %.1f%% of float32) %s against f32-go and %s against f32-backend",
+				b, best.Arm, best.Value, best.Extra["weight_bytes"], 100*float64(best.Extra["weight_bytes"].(int))/float64(f32b),
+				verdict(best.Extra["speedup_vs_f32_go"].(float64)), verdict(sb))
+		}
 	}
 }
 

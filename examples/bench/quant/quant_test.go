@@ -115,6 +115,7 @@ func TestRunTiny(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out.String(), "quant digits: accuracy")
 	require.Contains(t, out.String(), "quant latency-64x64")
+	require.Regexp(t, `batch 8: fastest LUT arm lut-q\d-g\d+ \([0-9.]+ µs, \d+ bytes = [0-9.]+% of float32\) (wins|loses) [0-9.]+x against f32-go`, out.String())
 }
 
 func TestBadSetup(t *testing.T) {
