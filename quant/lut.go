@@ -101,26 +101,45 @@ func (k *Kernel) build(x []float32, batch int) {
 	}
 }
 
-// tile1 is the batch-1 inner loop over groups [g0, g1) of every row.
+// tile1 is the batch-1 inner loop over groups [g0, g1) of every row: per row the offsets
+// z·Σx, then per bit plane the scaled group sums of that plane's keys.
 func (k *Kernel) tile1(y []float32, g0, g1, gsub int) {
 	w := k.W
-	lut := k.lut
 	q := w.Bits
+	v0, v1 := g0*gsub, min(g1*gsub, w.RowBytes)
+	t := k.lut[v0*256 : v1*256]
+	gs := k.gsum[g0:g1]
 	for m := range w.Rows {
 		planes := w.Planes[m*q*w.RowBytes : (m+1)*q*w.RowBytes]
-		alpha := w.Alpha[m*w.Groups*q : (m+1)*w.Groups*q]
+		alpha := w.Alpha[(m*w.Groups+g0)*q : (m*w.Groups+g1)*q]
 		var ym float32
-		for g := g0; g < g1; g++ {
-			v0, v1 := g*gsub, min((g+1)*gsub, w.RowBytes)
-			ym += w.Offset[m*w.Groups+g] * k.gsum[g] // z·Σx over the group
-			t := lut[v0*256 : v1*256]
-			for i := range q {
-				keys := planes[i*w.RowBytes+v0 : i*w.RowBytes+v1]
-				ym += alpha[g*q+i] * lookupSum(t, keys) // α_i · Σ b_i·x
-			}
+		for g, z := range w.Offset[m*w.Groups+g0 : m*w.Groups+g1] {
+			ym += z * gs[g] // z·Σx over the group
+		}
+		for i := range q {
+			ym += planeSum(t, planes[i*w.RowBytes+v0:i*w.RowBytes+v1], alpha[i:], q, gsub)
 		}
 		y[m] += ym
 	}
+}
+
+// planeSum is Σ_g α[g·q] · Σ_{j ∈ g} t[j][keys[j]] over the groups of gsub keys in keys (the
+// last may be shorter): α_i · Σ b_i·x per group, for one bit plane.
+func planeSum(t []float32, keys []uint8, alpha []float32, q, gsub int) float32 {
+	var total float32
+	g := 0
+	if gsub == 4 { // group size 32: one uint32 of keys per group
+		for ; 4*g+4 <= len(keys); g++ {
+			kk := binary.LittleEndian.Uint32(keys[4*g:])
+			tt := (*[4 * 256]float32)(t[g*1024 : g*1024+1024])
+			total += alpha[g*q] * ((tt[kk&0xff] + tt[256+kk>>8&0xff]) + (tt[512+kk>>16&0xff] + tt[768+kk>>24]))
+		}
+	}
+	for ; g*gsub < len(keys); g++ {
+		lo, hi := g*gsub, min((g+1)*gsub, len(keys))
+		total += alpha[g*q] * lookupSum(t[lo*256:hi*256], keys[lo:hi])
+	}
+	return total
 }
 
 // lookupSum is Σ_j t[j][keys[j]]: one look-up per 8 binary weights. Keys are read 8 at a

@@ -734,7 +734,7 @@ func printTables(opts suite.Options, s Setup, rows []suite.Result) {
 			if !ok {
 				metric, a = "bpc", get[key{task, "float32", "bpc"}]
 			}
-			opts.Logf("\nquant %s: %s (mean ± std over %d seed(s)); float32 %.4f ± %.4f, Dense weights %d bytes", task, metric, a.Seeds, a.Value, nanZero(a.Std), get[key{task, "float32", "weight_bytes"}].Extra["weight_bytes"])
+			opts.Logf("\nquant %s: %s (mean ± std over %d seed(s)); float32 %.4f ± %.4f, Dense weights %.0f bytes", task, metric, a.Seeds, a.Value, nanZero(a.Std), get[key{task, "float32", "weight_bytes"}].Value)
 			head := fmt.Sprintf("%-6s %4s", "method", "bits")
 			for _, g := range s.Groups {
 				head += fmt.Sprintf(" %18s %9s", fmt.Sprintf("g=%d", g), "bytes")
@@ -746,7 +746,7 @@ func printTables(opts suite.Options, s Setup, rows []suite.Result) {
 					for _, g := range s.Groups {
 						c := config{m, b, g}
 						r := get[key{task, c.arm(), metric}]
-						line += fmt.Sprintf(" %9.4f ± %-6.4f %9d", r.Value, nanZero(r.Std), get[key{task, c.arm(), "weight_bytes"}].Extra["weight_bytes"])
+						line += fmt.Sprintf(" %9.4f ± %-6.4f %9.0f", r.Value, nanZero(r.Std), get[key{task, c.arm(), "weight_bytes"}].Value)
 					}
 					opts.Logf("%s", line)
 				}

@@ -113,7 +113,9 @@ func TestRunTiny(t *testing.T) {
 	require.Equal(t, 64*2*(64/8)+64*(64/16)*3*4, got[key{"latency-64x64", "lut-q2-g16", "us_batch1"}].Extra["weight_bytes"])
 	_, err = os.Stat(filepath.Join(dir, "quant-sweep.png"))
 	require.NoError(t, err)
-	require.Contains(t, out.String(), "quant digits: accuracy")
+	require.Contains(t, out.String(), "quant digits: accuracy (mean ± std over 1 seed(s)); float32 ")
+	require.Contains(t, out.String(), fmt.Sprintf("Dense weights %.0f bytes", f32Bytes))
+	require.NotContains(t, out.String(), "%!")
 	require.Contains(t, out.String(), "quant latency-64x64")
 	require.Regexp(t, `batch 8: fastest LUT arm lut-q\d-g\d+ \([0-9.]+ µs, \d+ bytes = [0-9.]+% of float32\) (wins|loses) [0-9.]+x against f32-go`, out.String())
 }
