@@ -179,12 +179,24 @@ func (g *grower) accumulatePacked(ih []int64, rows []int32) {
 	nf := g.b.nf
 	bins, off := g.b.bins, g.b.off[:nf]
 	packed := g.packed
+	// Four features per pass with independent index arithmetic (more loads in flight).
 	for _, r := range rows {
 		p := packed[r]
 		base := int(r) * nf
 		rb := bins[base : base+nf : base+nf]
-		for f, bv := range rb {
-			ih[off[f]+int(bv)] += p
+		f := 0
+		for ; f+4 <= nf; f += 4 {
+			i0 := off[f] + int(rb[f])
+			i1 := off[f+1] + int(rb[f+1])
+			i2 := off[f+2] + int(rb[f+2])
+			i3 := off[f+3] + int(rb[f+3])
+			ih[i0] += p
+			ih[i1] += p
+			ih[i2] += p
+			ih[i3] += p
+		}
+		for ; f < nf; f++ {
+			ih[off[f]+int(rb[f])] += p
 		}
 	}
 }
