@@ -128,14 +128,14 @@ func RepMTLTerms(sal []*Node, tau float64) (tsr, csa *Node) {
 	csa = ScalarZero(g, dt)
 	pairs := 0
 	for a := 0; a < T; a++ {
-		for b := 0; b < T; b++ {
-			if a == b {
-				continue
-			}
+		for b := a + 1; b < T; b++ {
+			// logits of (a, b) are M = u_a·u_bᵀ/τ; those of (b, a) are Mᵀ, so the (b, a) term is
+			// the softmax down M's columns.
 			logits := DivScalar(MatMul(units[a], Transpose(units[b], 0, 1)), tau) // [B, B]
-			ce := Neg(ReduceAllMean(ReduceSum(Mul(eye, LogSoftmax(logits, -1)), -1)))
-			csa = Add(csa, ce)
-			pairs++
+			ab := Neg(ReduceAllMean(ReduceSum(Mul(eye, LogSoftmax(logits, -1)), -1)))
+			ba := Neg(ReduceAllMean(ReduceSum(Mul(eye, LogSoftmax(logits, 0)), 0)))
+			csa = Add(csa, Add(ab, ba))
+			pairs += 2
 		}
 	}
 	csa = DivScalar(csa, float64(pairs))
