@@ -15,6 +15,7 @@ import (
 
 func TestMain(m *testing.M) {
 	backend.ForTests()
+	backend.MustDefault() // the Go backend prints its settings once: before the Example's output
 	os.Exit(m.Run())
 }
 
