@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
@@ -327,4 +328,84 @@ func TestMaskedRegistered(t *testing.T) {
 	o, err := optimizers.New(model.NewStore().RootScope(), "masked+adamw")
 	require.NoError(t, err)
 	require.Equal(t, "masked+adamw", o.(*prune.Optimizer).Name())
+}
+
+// The wrapper against the official formulation (model.py: every layer computes with
+// weight_mask ⊙ W, the optimizer is plain AdamW, and the unmasked θ0 is loaded): after the
+// same AdamW steps with weight decay, the effective weights M ⊙ W agree.
+func TestMaskedOptimizerMatchesForwardMask(t *testing.T) {
+	tab := &data.Table{Name: "tiny", N: 48, D: 6, Task: data.Classification, NumClasses: 3}
+	tab.X = make([]float64, tab.N*tab.D)
+	tab.Y = make([]float64, tab.N)
+	for i := range tab.N {
+		for j := range tab.D {
+			tab.X[i*tab.D+j] = math.Cos(float64(i*5+j*11) * 0.29)
+		}
+		tab.Y[i] = float64((i * 7) % 3)
+	}
+	paths := []string{"/l1/w", "/l2/w"}
+	dims := [][]int{{6, 16}, {16, 3}}
+	// mlp builds x·W1 → ReLU → ·W2; with masks set, each weight is multiplied by its mask
+	// (constants) in the forward pass.
+	mlp := func(masks *prune.Masks) train.ModelFn {
+		return func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			h := in[0]
+			for i, p := range paths {
+				s := scope.In("%s", p[1:3])
+				w := s.VariableWithShape("w", shapes.Make(h.DType(), dims[i]...)).NodeValue(h.Graph())
+				if masks != nil {
+					l, _ := masks.Layer(p)
+					m := make([]float32, len(l.Keep))
+					for j, k := range l.Keep {
+						if k {
+							m[j] = 1
+						}
+					}
+					w = graph.Mul(w, graph.Const(h.Graph(), tensors.FromFlatDataAndDimensions(m, dims[i]...)))
+				}
+				h = graph.Dot(h, w).Product()
+				if i == 0 {
+					h = activation.Relu(h)
+				}
+			}
+			return []*graph.Node{h}
+		}
+	}
+	init := model.NewStore()
+	require.NoError(t, init.SetRNGStateFromSeed(5))
+	_, err := train.Predict(backend.MustDefault(), init, mlp(nil), tensors.FromFlatDataAndDimensions(make([]float32, 6), 1, 6))
+	require.NoError(t, err)
+	m0, err := prune.Magnitude(init, prune.Config{Sparsity: 0.5})
+	require.NoError(t, err)
+	masks := prune.Random(m0, 9)
+
+	run := func(store *model.Store, fn train.ModelFn, opt string) {
+		ds, err := data.NewTrainBatches(tab, tab.N, 1)
+		require.NoError(t, err)
+		store.SetParams(map[string]any{optimizers.ParamLearningRate: 0.01, optimizers.ParamWeightDecay: 1.0,
+			optimizers.ParamBeta2: 0.98, optimizers.ParamDecayAll: true, optimizers.ParamLogGroups: false, "optimizer": opt})
+		_, err = train.Run(context.Background(), train.Config{Store: store, Seed: 1, Steps: 30, Train: ds, Loss: "cross_entropy", Model: fn})
+		require.NoError(t, err)
+	}
+	official := model.NewStore()
+	require.NoError(t, prune.ResetToInit(official, init, nil)) // unmasked θ0, masks in the forward pass
+	run(official, mlp(masks), "adamw")
+	wrapped := model.NewStore()
+	require.NoError(t, prune.ResetToInit(wrapped, init, masks)) // M ⊙ θ0, masks in the optimizer
+	run(wrapped, mlp(nil), "masked+adamw")
+	for _, l := range masks.Layers {
+		wo, ww := values(t, official, l.Path), values(t, wrapped, l.Path)
+		moved := 0
+		for i, k := range l.Keep {
+			if !k {
+				require.Equal(t, float32(0), ww[i])
+				continue
+			}
+			require.InDelta(t, wo[i], ww[i], 1e-6, "%s[%d]", l.Path, i)
+			if ww[i] != values(t, init, l.Path)[i] {
+				moved++
+			}
+		}
+		require.Greater(t, moved, 0)
+	}
 }
