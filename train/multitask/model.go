@@ -411,3 +411,70 @@ func (n *Net) Describe() string {
 	}
 	return describe(c)
 }
+
+// SaliencyTerms evaluates the Rep-MTL regularizers (RepMTLTerms, τ from the config or the default)
+// on ds, in consecutive batches of the training batch size (the CSA term's negatives are the other
+// samples of a batch), averaged over the full batches. It measures what the regularizers claim to
+// move for any trained network, whichever combiner trained it. ds needs its targets.
+func (n *Net) SaliencyTerms(ds *Dataset) (tsr, csa float64, err error) {
+	cfg := n.cfg
+	if len(cfg.Tasks) < 2 {
+		return 0, 0, fmt.Errorf("multitask: saliency terms need ≥ 2 tasks, the network has %d", len(cfg.Tasks))
+	}
+	if err := ds.Validate(cfg.Tasks); err != nil {
+		return 0, 0, err
+	}
+	B := cfg.Batch
+	nb := ds.N / B
+	if nb < 1 {
+		return 0, 0, fmt.Errorf("multitask: saliency terms: %d examples make no batch of %d", ds.N, B)
+	}
+	tau := cfg.Params.RepMTL.WithDefaults().Tau
+	exec, err := model.NewExec(n.backend, n.store, func(scope *model.Scope, in []*Node) []*Node {
+		z, outs := Forward(scope, cfg.Tasks, cfg.Hidden, in[0])
+		losses := make([]*Node, len(cfg.Tasks))
+		for t, task := range cfg.Tasks {
+			losses[t] = TaskLoss(task, outs[t], in[1+t])
+		}
+		a, b := RepMTLTerms(Saliency(losses, z), tau)
+		return []*Node{a, b}
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer exec.Finalize()
+	for bi := 0; bi < nb; bi++ {
+		x := make([]float32, B*ds.D)
+		for k := 0; k < B; k++ {
+			for j := 0; j < ds.D; j++ {
+				x[k*ds.D+j] = float32(ds.X[(bi*B+k)*ds.D+j])
+			}
+		}
+		args := []any{tensors.FromFlatDataAndDimensions(x, B, ds.D)}
+		for t, task := range cfg.Tasks {
+			if task.Kind == Classification {
+				y := make([]int32, B)
+				for k := range y {
+					y[k] = int32(ds.Y[t][bi*B+k])
+				}
+				args = append(args, y)
+			} else {
+				y := make([]float32, B)
+				for k := range y {
+					y[k] = float32(ds.Y[t][bi*B+k])
+				}
+				args = append(args, y)
+			}
+		}
+		res, err := exec.Exec(args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		tsr += float64(tensors.ToScalar[float32](res[0])) / float64(nb)
+		csa += float64(tensors.ToScalar[float32](res[1])) / float64(nb)
+		for _, r := range res {
+			r.MustFinalizeAll()
+		}
+	}
+	return tsr, csa, nil
+}

@@ -65,14 +65,25 @@ func TestRunTiny(t *testing.T) {
 	rows, err := Run(context.Background(), opts, s, tab)
 	require.NoError(t, err)
 	arms := []string{"stl", "equal", "pcgrad", "rep-mtl", "rep-mtl-csa"}
-	require.Len(t, rows, len(arms)*(len(Tasks)+1))
+	require.Len(t, rows, len(arms)*(len(Tasks)+1)+2*(len(arms)-1))
 	seen := map[[2]string]suite.Result{}
 	for _, r := range rows {
 		require.Equal(t, "multitask", r.Benchmark)
 		require.Equal(t, 2, r.Seeds)
 		require.Contains(t, arms, r.Arm)
-		seen[[2]string{r.Arm, r.Task}] = r
+		if r.Task == "saliency" {
+			seen[[2]string{r.Arm, r.Metric}] = r
+		} else {
+			seen[[2]string{r.Arm, r.Task}] = r
+		}
 		switch r.Metric {
+		case "test_saliency_entropy":
+			require.NotEqual(t, "stl", r.Arm)
+			require.Positive(t, r.Value)
+			require.LessOrEqual(t, r.Value, math.Log(4)+1e-6)
+		case "test_saliency_infonce":
+			require.NotEqual(t, "stl", r.Arm)
+			require.Positive(t, r.Value)
 		case "test_accuracy":
 			require.GreaterOrEqual(t, r.Value, 0.0)
 			require.LessOrEqual(t, r.Value, 1.0)
