@@ -342,29 +342,30 @@ func printGrid(opts suite.Options, arms []Arm, accs [][]float64) {
 }
 
 // gridChart plots mean test accuracy against M, one series per N (nearest warps), with the
-// none arm drawn at M = 0 and as a flat reference line.
+// none arm as a flat reference line (not as an M = 0 point: RandAugment at M = 0 still
+// applies AutoContrast).
 func gridChart(task Task, arms []Arm, accs [][]float64) suite.Chart {
 	c := suite.Chart{Title: fmt.Sprintf("RandAugment on %s: MLP test accuracy vs magnitude M", task.Name),
 		XLabel: "M (10 = AutoAugment maximum)", YLabel: "test accuracy"}
 	none, _ := suite.MeanStd(accs[0])
-	maxM := 0.0
+	minM, maxM := math.Inf(1), 0.0
 	byN := map[int]*suite.Series{}
 	var order []int
 	for ai, a := range arms[1:] {
-		maxM = max(maxM, a.M)
+		minM, maxM = min(minM, a.M), max(maxM, a.M)
 		if a.Interpolation == "bilinear" {
 			continue
 		}
 		sr, ok := byN[a.N]
 		if !ok {
-			sr = &suite.Series{Name: fmt.Sprintf("N=%d", a.N), X: []float64{0}, Y: []float64{none}}
+			sr = &suite.Series{Name: fmt.Sprintf("N=%d", a.N)}
 			byN[a.N] = sr
 			order = append(order, a.N)
 		}
 		m, _ := suite.MeanStd(accs[ai+1])
 		sr.X, sr.Y = append(sr.X, a.M), append(sr.Y, m)
 	}
-	c.Series = append(c.Series, suite.Series{Name: "none", X: []float64{0, max(maxM, 1)}, Y: []float64{none, none}})
+	c.Series = append(c.Series, suite.Series{Name: "none", X: []float64{min(minM, maxM), maxM}, Y: []float64{none, none}})
 	for _, n := range order {
 		c.Series = append(c.Series, *byN[n])
 	}
