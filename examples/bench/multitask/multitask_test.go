@@ -58,13 +58,13 @@ func TestDeltaM(t *testing.T) {
 func TestRunTiny(t *testing.T) {
 	tab, err := data.Builtin("digits")
 	require.NoError(t, err)
-	s := Setup{Epochs: 2, Seeds: 2, Batch: 64, Hidden: []int{16, 8}, LR: 1e-3, Arms: []string{"equal", "pcgrad", "rep-mtl", "rep-mtl-csa"}}
+	s := Setup{Epochs: 2, Seeds: 2, Batch: 64, Hidden: []int{16, 8}, LR: 1e-3, Arms: []string{"equal", "pcgrad", "rep-mtl", "rep-mtl-csa", "rep-mtl@1"}}
 	var out bytes.Buffer
 	dir := t.TempDir()
 	opts := suite.Options{Backend: backend.MustDefault(), Out: &out, PlotDir: dir}
 	rows, err := Run(context.Background(), opts, s, tab)
 	require.NoError(t, err)
-	arms := []string{"stl", "equal", "pcgrad", "rep-mtl", "rep-mtl-csa"}
+	arms := []string{"stl", "equal", "pcgrad", "rep-mtl", "rep-mtl-csa", "rep-mtl@1"}
 	require.Len(t, rows, len(arms)*(len(Tasks)+1)+2*(len(arms)-1))
 	seen := map[[2]string]suite.Result{}
 	for _, r := range rows {
@@ -122,9 +122,15 @@ func TestRunTiny(t *testing.T) {
 	require.Positive(t, rep.Extra["final_tsr_seed1"])
 	csaOnly := seen[[2]string{"rep-mtl-csa", "all"}]
 	require.Equal(t, 0.0, csaOnly.Extra["tsr_weight"])
+	require.Equal(t, mt.DefaultCSAWeight, csaOnly.Extra["csa_weight"])
+	one := seen[[2]string{"rep-mtl@1", "all"}]
+	require.Equal(t, 1.0, one.Extra["tsr_weight"])
+	require.Equal(t, 1.0, one.Extra["csa_weight"])
 	require.Contains(t, out.String(), "Δm%")
 	require.FileExists(t, filepath.Join(dir, "multitask-train-loss.png"))
 
 	_, err = Run(context.Background(), opts, Setup{Epochs: 1, Seeds: 1, Batch: 64, Arms: []string{"mgda"}}, tab)
 	require.ErrorContains(t, err, `unknown arm "mgda"`)
+	_, err = Run(context.Background(), opts, Setup{Epochs: 1, Seeds: 1, Batch: 64, Arms: []string{"rep-mtl@-1"}}, tab)
+	require.ErrorContains(t, err, `unknown arm "rep-mtl@-1"`)
 }
