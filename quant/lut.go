@@ -16,7 +16,7 @@ type Kernel struct {
 	MaxBatch int
 	lut      []float32 // [RowBytes][256][batch]
 	gsum     []float32 // [Groups][batch]: Σ x over each group
-	acc      []float32 // [batch]
+	acc, tmp []float32 // [batch]
 }
 
 // NewKernel returns a kernel for w and batches of up to maxBatch vectors.
@@ -27,7 +27,8 @@ func NewKernel(w *Matrix, maxBatch int) (*Kernel, error) {
 	return &Kernel{W: w, MaxBatch: maxBatch,
 		lut:  make([]float32, w.RowBytes*256*maxBatch),
 		gsum: make([]float32, w.Groups*maxBatch),
-		acc:  make([]float32, maxBatch)}, nil
+		acc:  make([]float32, maxBatch),
+		tmp:  make([]float32, maxBatch)}, nil
 }
 
 // MatVec computes y = W·x for one vector x [Cols] into y [Rows].
@@ -166,39 +167,48 @@ func lookupSum(t []float32, keys []uint8) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// tileB is the batch-B inner loop: each key reads B adjacent partial sums.
+// tileB is the batch-B inner loop: each key reads B adjacent partial sums; per row the B
+// results accumulate in racc across the tile's groups and bit planes.
 func (k *Kernel) tileB(y []float32, batch, g0, g1, gsub int) {
 	w := k.W
 	q := w.Bits
-	acc := k.acc[:batch]
+	racc, tmp := k.acc[:batch], k.tmp[:batch]
+	v0, v1 := g0*gsub, min(g1*gsub, w.RowBytes)
 	for m := range w.Rows {
 		planes := w.Planes[m*q*w.RowBytes : (m+1)*q*w.RowBytes]
-		alpha := w.Alpha[m*w.Groups*q : (m+1)*w.Groups*q]
-		for g := g0; g < g1; g++ {
-			v0, v1 := g*gsub, min((g+1)*gsub, w.RowBytes)
-			z := w.Offset[m*w.Groups+g]
-			for b := range batch {
-				y[b*w.Rows+m] += z * k.gsum[g*batch+b]
+		alpha := w.Alpha[(m*w.Groups+g0)*q : (m*w.Groups+g1)*q]
+		clear(racc)
+		for g, z := range w.Offset[m*w.Groups+g0 : m*w.Groups+g1] {
+			gs := k.gsum[(g0+g)*batch : (g0+g+1)*batch]
+			for b := range racc {
+				racc[b] += z * gs[b] // z·Σx over the group
 			}
-			for i := range q {
-				keys := planes[i*w.RowBytes+v0 : i*w.RowBytes+v1]
-				clear(acc)
-				sumEntries(acc, k.lut, keys, v0, batch)
-				a := alpha[g*q+i]
-				for b, s := range acc {
-					y[b*w.Rows+m] += a * s
-				}
-			}
+		}
+		for i := range q {
+			planeSumB(racc, tmp, k.lut, planes[i*w.RowBytes+v0:i*w.RowBytes+v1], v0, alpha[i:], q, gsub)
+		}
+		for b, v := range racc {
+			y[b*w.Rows+m] += v
 		}
 	}
 }
 
-// sumEntriesGo adds the table entries lut[v0+j][keys[j]][0:batch] into acc.
-func sumEntriesGo(acc, lut []float32, keys []uint8, v0, batch int) {
-	for j, key := range keys {
-		e := lut[((v0+j)*256+int(key))*batch:][:batch]
-		for b := range acc {
-			acc[b] += e[b]
+// planeSumBGo adds Σ_g α[g·q] · Σ_{j ∈ g} lut[v0+j][keys[j]][0:B] into racc (B = len(racc)),
+// for one bit plane over the groups of gsub keys in keys; tmp is scratch of B values.
+func planeSumBGo(racc, tmp, lut []float32, keys []uint8, v0 int, alpha []float32, q, gsub int) {
+	batch := len(racc)
+	for g := 0; g*gsub < len(keys); g++ {
+		lo, hi := g*gsub, min((g+1)*gsub, len(keys))
+		clear(tmp)
+		for j, key := range keys[lo:hi] {
+			e := lut[((v0+lo+j)*256+int(key))*batch:][:batch]
+			for b := range tmp {
+				tmp[b] += e[b]
+			}
+		}
+		a := alpha[g*q]
+		for b, v := range tmp {
+			racc[b] += a * v
 		}
 	}
 }

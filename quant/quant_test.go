@@ -34,6 +34,8 @@ func TestKernelMatchesDequantized(t *testing.T) {
 		{12, 4096, 32, 3, 1, "rtn"},  // K tiling over many groups
 		{12, 4096, 128, 3, 8, "bcq"}, // K tiling with batch tables
 		{3, 1000, 200, 4, 2, "rtn"},  // group 200 (multiple of 8) over 1000 inputs
+		{20, 100, 32, 3, 8, "rtn"},   // batch 8 with group 32 and a short last group
+		{20, 4100, 32, 2, 8, "bcq"},  // batch 8 over many tiles of group 32
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s_%dx%d_g%d_q%d_b%d", c.method, c.rows, c.cols, c.group, c.bits, c.batch), func(t *testing.T) {

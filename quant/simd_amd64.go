@@ -34,15 +34,21 @@ func dot(a, b []float32) float32 {
 	return s
 }
 
-// sumEntries adds lut[v0+j][keys[j]][0:batch] into acc; a batch of 8 is one vector add per key.
-func sumEntries(acc, lut []float32, keys []uint8, v0, batch int) {
-	if !useSIMD || batch != 8 {
-		sumEntriesGo(acc, lut, keys, v0, batch)
+// planeSumB is planeSumBGo; a batch of 8 keeps the row's sums in one vector register and adds
+// one 8-wide table entry per key.
+func planeSumB(racc, tmp, lut []float32, keys []uint8, v0 int, alpha []float32, q, gsub int) {
+	if !useSIMD || len(racc) != 8 {
+		planeSumBGo(racc, tmp, lut, keys, v0, alpha, q, gsub)
 		return
 	}
-	s := archsimd.LoadFloat32x8Slice(acc)
-	for j, key := range keys {
-		s = s.Add(archsimd.LoadFloat32x8Slice(lut[((v0+j)*256+int(key))*8:]))
+	r := archsimd.LoadFloat32x8Slice(racc)
+	for g := 0; g*gsub < len(keys); g++ {
+		lo, hi := g*gsub, min((g+1)*gsub, len(keys))
+		var s archsimd.Float32x8
+		for j, key := range keys[lo:hi] {
+			s = s.Add(archsimd.LoadFloat32x8Slice(lut[((v0+lo+j)*256+int(key))*8:]))
+		}
+		r = s.MulAdd(archsimd.BroadcastFloat32x8(alpha[g*q]), r) // α · Σ b·x, for 8 vectors
 	}
-	s.StoreSlice(acc)
+	r.StoreSlice(racc)
 }

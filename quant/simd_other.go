@@ -8,6 +8,6 @@ func SIMD() bool { return false }
 
 func dot(a, b []float32) float32 { return dotGo(a, b) }
 
-func sumEntries(acc, lut []float32, keys []uint8, v0, batch int) {
-	sumEntriesGo(acc, lut, keys, v0, batch)
+func planeSumB(racc, tmp, lut []float32, keys []uint8, v0 int, alpha []float32, q, gsub int) {
+	planeSumBGo(racc, tmp, lut, keys, v0, alpha, q, gsub)
 }
