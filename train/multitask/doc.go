@@ -59,7 +59,7 @@
 //     d plays the role of a position (no channel aggregation).
 //   - Heads are linear (the paper's decoders are task-specific networks); the trunk is Dense+ReLU.
 //
-// Costs: rep-mtl differentiates through T saliency gradients (a second-order graph), about 5–10×
+// Costs: rep-mtl differentiates through T saliency gradients (a second-order graph), about 4–9×
 // an EW step on the Go backend for the digits benchmark; pcgrad takes T trunk gradients and the
 // projection loop, about 3×.
 package multitask
