@@ -308,10 +308,9 @@ func retrain(ctx context.Context, opts suite.Options, c Config, a arm, init *mod
 	if err != nil {
 		return nil, outcome{}, err
 	}
-	stop := &train.StopAt{Metric: "test/accuracy", Op: ">=", Threshold: stopAt}
 	cbs := []train.Callback{progress{bar}}
 	if stopAt > 0 {
-		cbs = append(cbs, stop)
+		cbs = append(cbs, &stopBefore{StopAt: train.StopAt{Metric: "test/accuracy", Op: ">=", Threshold: stopAt}, last: c.Steps})
 	}
 	res, err := train.Run(ctx, train.Config{
 		Name: fmt.Sprintf("tickets/%s/seed%d", a.name, seed), Backend: opts.Backend, Store: store, Seed: int64(seed),
@@ -420,6 +419,21 @@ func fmtSteps(vals []float64, budget int) string {
 		return fmt.Sprintf("%.0f (%d/%d seeds)", m, len(ok), len(vals))
 	}
 	return fmt.Sprintf("%.0f", m)
+}
+
+// stopBefore is train.StopAt that ignores the run's final evaluation: train.Run treats a stop
+// request from the evaluation after the last step as an error ("stop requested").
+type stopBefore struct {
+	train.StopAt
+	last int
+}
+
+// OnEval implements train.EvalCallback.
+func (s *stopBefore) OnEval(p train.EvalPoint, res *train.Result) error {
+	if p.Step >= s.last {
+		return nil
+	}
+	return s.StopAt.OnEval(p, res)
 }
 
 // progress advances the bar at every training step.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/moeboost/moeboost/examples/bench/suite"
+	"github.com/moeboost/moeboost/train"
 	"github.com/stretchr/testify/require"
 )
 
@@ -140,4 +141,18 @@ func TestTinyRun(t *testing.T) {
 	st, err := os.Stat(plots[0])
 	require.NoError(t, err)
 	require.Greater(t, st.Size(), int64(1000))
+}
+
+// The stop at StopAt never fires at the final evaluation, where train.Run would report the
+// stop request as an error.
+func TestStopBefore(t *testing.T) {
+	s := &stopBefore{StopAt: train.StopAt{Metric: "test/accuracy", Op: ">=", Threshold: 0.99}, last: 100}
+	for _, tc := range []struct {
+		step int
+		acc  float64
+		want error
+	}{{50, 0.5, nil}, {50, 0.995, train.ErrStop}, {100, 0.995, nil}, {100, 0.5, nil}} {
+		err := s.OnEval(train.EvalPoint{Step: tc.step, Metrics: map[string]float64{"test/accuracy": tc.acc}}, nil)
+		require.Equal(t, tc.want, err, "step %d acc %g", tc.step, tc.acc)
+	}
 }
