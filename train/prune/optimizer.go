@@ -171,7 +171,11 @@ func newByName(scope *model.Scope, base string) (optimizer.Interface, error) {
 func init() {
 	train.DeclareParam(ParamMaskedBase, "adamw", "prune: the optimizer that \"masked\" wraps (pruned weights stay zero)")
 	optimizers.Register("masked", func(scope *model.Scope) (optimizer.Interface, error) {
-		return newByName(scope, model.GetParamOr(scope, ParamMaskedBase, "adamw"))
+		base := "adamw"
+		if scope != nil {
+			base = model.GetParamOr(scope, ParamMaskedBase, base)
+		}
+		return newByName(scope, base)
 	})
 	for _, base := range []string{"adamw", "sgd"} {
 		optimizers.Register("masked+"+base, func(scope *model.Scope) (optimizer.Interface, error) {

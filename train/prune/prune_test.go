@@ -325,6 +325,11 @@ func TestMaskedRegistered(t *testing.T) {
 	s.SetParam(prune.ParamMaskedBase, "masked+sgd")
 	_, err := optimizers.New(s.RootScope(), "masked")
 	require.ErrorContains(t, err, `masked_base="masked+sgd" must name another optimizer`)
+	for _, n := range []string{"masked", "masked+adamw"} {
+		o, err := optimizers.New(nil, n) // as the optimizers benchmark asks for default learning rates
+		require.NoError(t, err, n)
+		require.Equal(t, "masked+adamw", o.(*prune.Optimizer).Name())
+	}
 	o, err := optimizers.New(model.NewStore().RootScope(), "masked+adamw")
 	require.NoError(t, err)
 	require.Equal(t, "masked+adamw", o.(*prune.Optimizer).Name())

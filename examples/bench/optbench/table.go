@@ -58,11 +58,12 @@ func tableTasks(opts suite.Options) ([]tableTask, error) {
 }
 
 // tableArms are the optimizers of the table: every registered one except "perpgrad", which
-// is perpgrad+adamw under its parameter-selected name.
+// is perpgrad+adamw under its parameter-selected name, and the pruning wrappers "masked..."
+// (train/prune), which without masks are their inner optimizer.
 func tableArms() []string {
 	var arms []string
 	for _, n := range optimizers.Names() {
-		if n != "perpgrad" {
+		if n != "perpgrad" && !strings.HasPrefix(n, "masked") {
 			arms = append(arms, n)
 		}
 	}
