@@ -62,6 +62,7 @@ func maskNode(store *model.Store, g *Graph, v *model.Variable) *Node {
 	if mv == nil {
 		return nil
 	}
+	mv.SetTrainable(false) // a checkpoint restores variables as trainable: masks never are
 	if !mv.Shape().Equal(v.Shape()) {
 		exceptions.Panicf("prune: mask %s has shape %s but %s has %s", mv.Path(), mv.Shape(), v.Path(), v.Shape())
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/shapes"
@@ -235,7 +236,7 @@ func TestResetToInit(t *testing.T) {
 
 // tinyRun trains a 2-layer MLP (biases included) on a small classification table, optionally
 // from a store prepared by the caller.
-func tinyRun(t *testing.T, store *model.Store, opt string, steps int) *train.Result {
+func tinyRun(t *testing.T, store *model.Store, opt string, steps int, ckptDir ...string) *train.Result {
 	tab := &data.Table{Name: "tiny", N: 64, D: 6, Task: data.Classification, NumClasses: 3}
 	tab.X = make([]float64, tab.N*tab.D)
 	tab.Y = make([]float64, tab.N)
@@ -250,7 +251,7 @@ func tinyRun(t *testing.T, store *model.Store, opt string, steps int) *train.Res
 	store.SetParams(map[string]any{optimizers.ParamLearningRate: 0.05, optimizers.ParamWeightDecay: 1.0, optimizers.ParamLogGroups: false,
 		"optimizer": opt})
 	res, err := train.Run(context.Background(), train.Config{
-		Store: store, Seed: 3, Steps: steps, Train: ds, Loss: "cross_entropy",
+		Store: store, Seed: 3, Steps: steps, Train: ds, Loss: "cross_entropy", CheckpointDir: strings.Join(ckptDir, ""),
 		Model: func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 			h := activation.Relu(layers.Dense(scope.In("l1"), in[0], true, 16))
 			return []*graph.Node{layers.Dense(scope.In("l2"), h, true, 3)}
@@ -412,5 +413,51 @@ func TestMaskedOptimizerMatchesForwardMask(t *testing.T) {
 			}
 		}
 		require.Greater(t, moved, 0)
+	}
+}
+
+// Masks are saved with the model: a checkpoint of the store restores them (and the pruned
+// weights) into a fresh store.
+func TestMasksInCheckpoint(t *testing.T) {
+	s := testStore(t)
+	m, err := prune.Magnitude(s, prune.Config{Sparsity: 0.6})
+	require.NoError(t, err)
+	require.NoError(t, m.Apply(s))
+	dir := t.TempDir()
+	ck, err := train.OpenCheckpoint(s, dir, 2)
+	require.NoError(t, err)
+	require.NoError(t, ck.Save())
+	fresh := model.NewStore()
+	_, err = train.OpenCheckpoint(fresh, dir, 2)
+	require.NoError(t, err)
+	got, err := prune.Load(fresh)
+	require.NoError(t, err)
+	require.Equal(t, m, got)
+	require.Equal(t, values(t, s, "/net/b/weights"), values(t, fresh, "/net/b/weights"))
+	require.False(t, fresh.GetVariable(prune.MaskPath("/net/b/weights")).Trainable, "restored masks are not trainable")
+}
+
+// A masked run resumed from its checkpoint keeps its masks (not trained) and its zeros.
+func TestMaskedResume(t *testing.T) {
+	store := model.NewStore()
+	res := tinyRun(t, store, "adamw", 3)
+	m, err := prune.Magnitude(res.Store, prune.Config{Sparsity: 0.6})
+	require.NoError(t, err)
+	require.NoError(t, m.Apply(res.Store))
+	dir := t.TempDir()
+	tinyRun(t, res.Store, "masked+adamw", 10, dir)
+	fresh := model.NewStore()
+	res = tinyRun(t, fresh, "masked+adamw", 25, dir) // resumes at step 10
+	require.Equal(t, 10, res.StartStep)
+	got, err := prune.Load(res.Store)
+	require.NoError(t, err)
+	require.Equal(t, m, got, "the masks are restored, unchanged by training")
+	for _, l := range m.Layers {
+		w := values(t, res.Store, l.Path)
+		for i, k := range l.Keep {
+			if !k {
+				require.Equal(t, float32(0), w[i], "%s[%d]", l.Path, i)
+			}
+		}
 	}
 }

@@ -75,14 +75,31 @@ func maskTensor(l Layer, dt dtypes.DType) (*tensors.Tensor, error) {
 }
 
 // Load reads the masks saved in store (see Save); a store without masks gives empty Masks.
+// Masks still held by a checkpoint loader (GoMLX loads variables lazily, when first asked
+// for) are loaded into the store first.
 func Load(store *model.Store) (*Masks, error) {
 	m := &Masks{}
 	prefix := "/" + MaskScope + "/"
+	if l, ok := store.Loader().(interface {
+		LoadedVariables() map[string]*tensors.Tensor
+	}); ok {
+		var pending []string
+		for key := range l.LoadedVariables() {
+			// GoMLX's checkpoint keys are "var:" + path.
+			if _, path, found := strings.Cut(key, ":"); found && strings.HasPrefix(path, prefix) {
+				pending = append(pending, path)
+			}
+		}
+		for _, path := range pending {
+			store.GetVariable(path) // consumes the loader's value
+		}
+	}
 	for v := range store.IterVariables() {
 		path, ok := strings.CutPrefix(v.Path(), prefix)
 		if !ok {
 			continue
 		}
+		v.SetTrainable(false) // a checkpoint restores variables as trainable
 		t, err := v.Value()
 		if err != nil {
 			return nil, fmt.Errorf("prune: mask %s: %w", v.Path(), err)
