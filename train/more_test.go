@@ -119,6 +119,19 @@ func TestSettingsEarlyStopCallbacksOutputs(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.StoppedEarly)
 	require.Equal(t, 40, res.Steps, "best at the first evaluation, then 3 without improvement")
+
+	// A stop request at the final evaluation (the target first met at the last step) ends the
+	// run normally, not with an error.
+	trainDS, testDS = digits(t)
+	stop, err = train.NewCallback("stop_at=test/loss>=0")
+	require.NoError(t, err)
+	res, err = train.Run(context.Background(), train.Config{
+		Model: mlp, Loss: "cross_entropy", Steps: 7, Train: trainDS,
+		Eval: []train.EvalSet{{Name: "test", Data: testDS}}, EvalEvery: 7, Callbacks: []train.Callback{stop},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 7, res.Steps)
+	require.Equal(t, 7, stop.(*train.StopAt).Reached)
 }
 
 func TestOptimizerSettings(t *testing.T) {

@@ -395,7 +395,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	res.StoppedEarly = stopped
 	// Final evaluation (unless the last step just evaluated) and checkpoint.
 	if len(res.History) == 0 || res.History[len(res.History)-1].Step != res.Steps {
-		if err := st.evaluate(res.Steps); err != nil {
+		// A stop request from a callback at the final evaluation ends the run as it would anyway.
+		if err := st.evaluate(res.Steps); err != nil && !errors.Is(err, errStop) {
 			return res, err
 		}
 	}
