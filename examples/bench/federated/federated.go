@@ -14,7 +14,9 @@
 //	scaffold         option II control variates, η_g = 1 (the anchor)
 //
 // Metrics per task (dataset@α) and arm: final test accuracy, and the mean test accuracy over
-// the evaluated rounds (the area under the accuracy-vs-rounds curve: a speed measure). The plot
+// the evaluated rounds (the area under the accuracy-vs-rounds curve: a speed measure). The full
+// run adds, per table, the smallest α with K = 30 local steps (task "…@α=0.1,K=30"): strong
+// client drift, the regime where the paper expects client momentum to help. The plot
 // shows the seed-mean accuracy against rounds per task. When a Dirichlet draw leaves a client
 // empty (small α on a small set) the split is redrawn with the next seed (logged).
 package federated
@@ -23,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	fl "github.com/moeboost/moeboost/federated"
@@ -45,15 +48,18 @@ type Setup struct {
 	LocalLR, Beta, ServerMomentum                float64
 	Alphas                                       []float64
 	Arms                                         []string
+	// DriftSteps, when > 0, adds per table a task at the smallest α with DriftSteps local steps
+	// (strong client drift: the regime the paper's analysis targets).
+	DriftSteps int
 }
 
 // DefaultSetup is the full run (3 seeds) or the quick one (1 seed, fewer rounds).
 func DefaultSetup(quick bool) Setup {
 	s := Setup{Clients: 10, PerRound: 5, LocalSteps: 10, Batch: 16, Hidden: 32, Rounds: 100, EvalEvery: 2, Seeds: 3,
 		LocalLR: 0.05, Beta: 0.2, ServerMomentum: 0.9, Alphas: []float64{0.1, 1, 100},
-		Arms: []string{"fedavg", "fedavg-m", "fedavg-m-vr", "server-momentum", "scaffold"}}
+		Arms: []string{"fedavg", "fedavg-m", "fedavg-m-vr", "server-momentum", "scaffold"}, DriftSteps: 30}
 	if quick {
-		s.Rounds, s.EvalEvery, s.Seeds = 25, 5, 1
+		s.Rounds, s.EvalEvery, s.Seeds, s.DriftSteps = 25, 5, 1, 0
 	}
 	return s
 }
@@ -96,12 +102,29 @@ func Run(ctx context.Context, opts suite.Options, s Setup, tables []*data.Table)
 	final, mean, secs := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
 	curves := map[key][]curve{}
 	var tasks []string
-	prog := suite.NewProgress(len(tables)*len(s.Alphas)*s.Seeds*len(s.Arms), "federated")
+	type variant struct {
+		alpha float64
+		k     int
+	}
+	variants := make([]variant, 0, len(s.Alphas)+1)
+	for _, a := range s.Alphas {
+		variants = append(variants, variant{a, s.LocalSteps})
+	}
+	if s.DriftSteps > 0 {
+		variants = append(variants, variant{slices.Min(s.Alphas), s.DriftSteps})
+	}
+	stepsOf := map[string]int{}
+	prog := suite.NewProgress(len(tables)*len(variants)*s.Seeds*len(s.Arms), "federated")
 	defer prog.Done()
 	for _, t := range tables {
-		for _, alpha := range s.Alphas {
+		for _, v := range variants {
+			alpha := v.alpha
 			task := fmt.Sprintf("%s@α=%g", t.Name, alpha)
+			if v.k != s.LocalSteps {
+				task += fmt.Sprintf(",K=%d", v.k)
+			}
 			tasks = append(tasks, task)
+			stepsOf[task] = v.k
 			for seed := 1; seed <= s.Seeds; seed++ {
 				rest, test, err := t.Split(0.3, uint64(seed))
 				if err != nil {
@@ -134,7 +157,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup, tables []*data.Table)
 						m.Close()
 						return nil, err
 					}
-					cfg := fl.Config{Algorithm: arm, PerRound: s.PerRound, LocalSteps: s.LocalSteps, LocalLR: s.LocalLR,
+					cfg := fl.Config{Algorithm: arm, PerRound: s.PerRound, LocalSteps: v.k, LocalLR: s.LocalLR,
 						ServerLR: 1, Beta: s.Beta, Batch: s.Batch, Seed: uint64(seed)}
 					if arm == "server-momentum" {
 						cfg.Momentum, cfg.ServerLR = s.ServerMomentum, 1-s.ServerMomentum
@@ -170,7 +193,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup, tables []*data.Table)
 				r := suite.Row("federated", task, arm, mt.name, mt.v, msPer, s.Rounds)
 				r.Extra["higher_is_better"] = true
 				r.Extra["per_seed"] = mt.v
-				r.Extra["clients"], r.Extra["per_round"], r.Extra["local_steps"] = s.Clients, s.PerRound, s.LocalSteps
+				r.Extra["clients"], r.Extra["per_round"], r.Extra["local_steps"] = s.Clients, s.PerRound, stepsOf[task]
 				r.Extra["local_lr"], r.Extra["batch"] = s.LocalLR, s.Batch
 				switch arm {
 				case "fedavg-m", "fedavg-m-vr":

@@ -22,14 +22,19 @@ func TestRunTiny(t *testing.T) {
 	require.NoError(t, err)
 	s := DefaultSetup(true)
 	s.Clients, s.PerRound, s.LocalSteps, s.Rounds, s.EvalEvery, s.Hidden = 4, 2, 3, 30, 10, 8
-	s.Alphas = []float64{0.5, 100}
+	s.Alphas, s.DriftSteps = []float64{0.5, 100}, 6
 	rows, err := Run(context.Background(), opts, s, []*data.Table{iris})
 	require.NoError(t, err)
-	require.Len(t, rows, 2*len(s.Arms)*2)
+	require.Len(t, rows, 3*len(s.Arms)*2)
 	seen := map[string]int{}
 	for _, r := range rows {
 		require.Equal(t, "federated", r.Benchmark)
-		require.Contains(t, []string{"iris@α=0.5", "iris@α=100"}, r.Task)
+		require.Contains(t, []string{"iris@α=0.5", "iris@α=100", "iris@α=0.5,K=6"}, r.Task)
+		if r.Task == "iris@α=0.5,K=6" {
+			require.Equal(t, 6, r.Extra["local_steps"])
+		} else {
+			require.Equal(t, 3, r.Extra["local_steps"])
+		}
 		require.Contains(t, []string{"test_accuracy", "mean_accuracy_over_rounds"}, r.Metric)
 		require.Equal(t, 1, r.Seeds)
 		require.Equal(t, 30, r.Steps)
@@ -41,7 +46,7 @@ func TestRunTiny(t *testing.T) {
 		seen[r.Arm]++
 	}
 	for _, a := range s.Arms {
-		require.Equal(t, 4, seen[a], a)
+		require.Equal(t, 6, seen[a], a)
 	}
 	_, err = os.Stat(filepath.Join(dir, "federated-accuracy-vs-rounds.png"))
 	require.NoError(t, err)
