@@ -169,7 +169,5 @@ func maskedAttention(q, k, v *graph.Node, nHeads int) (*graph.Node, error) {
 	return graph.Reshape(graph.Einsum("bhqk,bkhe->bqhe", attn, v4), b, f, d), nil
 }
 
-
-
 // addB adds a bias b (rank 1) to x along its last axis(es), broadcasting on the left.
 func addB(x, b *graph.Node) *graph.Node { return graph.Add(x, graph.ExpandLeftToRank(b, x.Rank())) }
