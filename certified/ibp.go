@@ -19,11 +19,19 @@
 // layer to layer (E|w| = σ·√(2/π), times n_in inputs, equals 2 — the radius of the interval
 // of a ReLU network is then neither exploding nor vanishing at init).
 //
-// Status of verification against the official code (github.com/shizhouxing/
-// Fast-Certified-Robust-Training): the formulas in this file restate the paper; they were
-// not checked line by line against the official repository in this session. The warm-up
-// regularizers (tightness and ReLU-balance, τ = 0.5, λ0 = 0.5) and the BatchNorm statistics
-// rule during IBP are not implemented yet.
+// Checked against the official code (github.com/shizhouxing/Fast-Certified-Robust-Training,
+// HEAD of the stored snapshot):
+//   - IBP init: manual_init.py:25–32 re-draws every weight matrix except the last one
+//     (range len(weights)−1; 1-D weights such as BN's are skipped) from
+//     N(0, 2π/fan_in²), i.e. σ = √(2π)/fan_in with PyTorch's fan_in (in·kh·kw for a conv);
+//     manual_init.py:34–38 halves weights fed by a residual Add (not needed for an MLP).
+//   - Loss: train.py:84–96 uses the robust (IBP) cross-entropy alone once ε_t > 1e-50 and
+//     the natural cross-entropy while ε_t = 0; there is no κ mixing of natural and verified
+//     loss in the fast recipe (the seed note's κ line is Gowal et al.'s, not Shi et al.'s).
+//   - Regularizers and their weight: see reg.go (regularization.py:59–145).
+//   - Not checked in this session: auto_LiRPA's BoundBatchNormalization (which statistics
+//     BN uses on the bounds during training) and SmoothedScheduler (the ε ramp); neither
+//     is implemented here yet.
 package certified
 
 import (
