@@ -29,9 +29,9 @@
 //     the natural cross-entropy while ε_t = 0; there is no κ mixing of natural and verified
 //     loss in the fast recipe (the seed note's κ line is Gowal et al.'s, not Shi et al.'s).
 //   - Regularizers and their weight: see reg.go (regularization.py:59–145).
+//   - ε schedule: sched.go, auto_LiRPA eps_scheduler.py:175–234 (SmoothedScheduler).
 //   - Not checked in this session: auto_LiRPA's BoundBatchNormalization (which statistics
-//     BN uses on the bounds during training) and SmoothedScheduler (the ε ramp); neither
-//     is implemented here yet.
+//     BN uses on the bounds during training); Affine here is the inference-mode BN map.
 package certified
 
 import (
