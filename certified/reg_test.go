@@ -112,3 +112,32 @@ func TestRegLambda(t *testing.T) {
 		require.InDelta(t, tc.want, got, 1e-15)
 	}
 }
+
+func TestRegularizersValidation(t *testing.T) {
+	for _, tc := range []struct {
+		tau    float64
+		layers int
+		err    string
+	}{
+		{0, 1, "tau=0"},
+		{-0.5, 1, "tau=-0.5"},
+		{0.5, 0, "no ReLU layers given"},
+	} {
+		exec, err := model.NewExec(backend.MustDefault(), model.NewStore(), func(_ *model.Scope, x *graph.Node) *graph.Node {
+			in := certified.Bounds{Lower: x, Upper: x}
+			pre := make([]certified.Bounds, tc.layers)
+			for i := range pre {
+				pre[i] = in
+			}
+			_, _, err := certified.Regularizers(in, pre, tc.tau)
+			if err != nil {
+				panic(err)
+			}
+			return x
+		})
+		require.NoError(t, err)
+		_, err = exec.Call(tensors.FromFlatDataAndDimensions([]float64{0.5}, 1, 1))
+		require.ErrorContains(t, err, tc.err)
+		exec.Finalize()
+	}
+}
