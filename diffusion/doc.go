@@ -13,17 +13,23 @@
 //     the parallel part scaled by eta (Eq. 7), and pred = cond + (w-1)*(Δ⊥ + eta*Δ∥) (Eq. 8). The
 //     paper applies it to the x0 (denoised) prediction; callers pass x0 predictions.
 //
-// Verified: the rule above was written from the paper's Algorithm 1 as recalled; the reference
-// ports (HF diffusers src/diffusers/guiders/adaptive_projected_guidance.py, ComfyUI
-// comfy_extras/nodes_apg.py) were NOT re-read in this session for lack of time.
+// Verified (this session): HF diffusers src/diffusers/guiders/adaptive_projected_guidance.py at
+// commit 09094a8e, functions MomentumBuffer.update (running = Δ + β·running) and
+// normalized_guidance (rescale by min(1, r/‖Δ‖) when r > 0; project Δ onto normalize(cond) in
+// float64; update = Δ⊥ + η·Δ∥), plus the paper's appendix code as reproduced in public ports
+// (MomentumBuffer default β = -0.75, norm_threshold default 2.5, eta default 0,
+// pred = cond + (w-1)·update). ComfyUI comfy_extras/nodes_apg.py was not read.
 //
 // Deviations:
 //   - Vectors are flat per sample ([batch, features]); norms and projections are over all
 //     non-batch axes, as the paper's dim=[-1,-2,-3] on [B,C,H,W].
 //   - The projection is computed in float64 like the paper's code (v.double()); inputs and outputs
 //     here are float64 already, so there is no cast back.
-//   - diffusers' default ("use_original_formulation" false) writes pred = uncond + w*update; this
-//     package follows the paper, pred = cond + (w-1)*update. The two agree when eta = 1.
+//   - diffusers' normalized_guidance with use_original_formulation=false writes
+//     pred = uncond + w·update; this package follows the paper's code, pred = cond + (w-1)·update.
+//     The two agree when eta = 1 (then both equal CFG when also r = Inf and β = 0).
+//   - A zero conditional prediction gives a zero parallel part (torch's normalize divides by
+//     max(‖c‖, 1e-12), which also gives zero); a zero Δ skips rescaling (min(1, r/0) = 1 in torch).
 //
 // Not yet built (issue 15 item 5): the DDPM denoiser, its training loop, DDIM sampling and the
 // `guidance` benchmark.

@@ -19,12 +19,14 @@ type Guider interface {
 
 // Config holds the guidance hyperparameters; fields a rule does not use are ignored.
 type Config struct {
-	// Eta scales the parallel part of the update (APG, Eq. 7). Paper default 0.
+	// Eta scales the parallel part of the update (APG, Eq. 7). Paper default 0 (the zero value).
 	Eta float64
-	// NormThreshold is the rescaling radius r (APG, Eq. 9); 0 or +Inf disables rescaling.
+	// NormThreshold is the rescaling radius r (APG, Eq. 9); 0 or +Inf disables rescaling (paper
+	// code default 2.5, passed explicitly).
 	NormThreshold float64
 	// Momentum is the reverse-momentum coefficient beta (APG, Eq. 11), in (-1, 1); 0 disables it.
-	// The paper's default is -0.5 (tuned per model in its experiments).
+	// The paper code's MomentumBuffer default is -0.75; Config's zero value disables momentum, so
+	// callers pass the paper's value explicitly.
 	Momentum float64
 }
 
