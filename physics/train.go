@@ -77,8 +77,6 @@ func Train(ctx context.Context, prob *Problem, ref []float64, cfg TrainConfig) (
 	res := &TrainResult{}
 	times := make([]float64, 0, cfg.Steps)
 	solves, iters := 0, 0
-	var lastW [][]float64
-	var lastBasis *Basis
 	for step := range cfg.Steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -127,7 +125,6 @@ func Train(ctx context.Context, prob *Problem, ref []float64, cfg TrainConfig) (
 		}
 		opt.Step(params, grad)
 		times = append(times, float64(time.Since(t0).Microseconds())/1000)
-		lastW, lastBasis = w, b
 	}
 	// Final evaluation with the trained network (a fresh solve for Hard).
 	phi, _ := net.Forward(x)
@@ -135,7 +132,7 @@ func Train(ctx context.Context, prob *Problem, ref []float64, cfg TrainConfig) (
 	if err != nil {
 		return nil, err
 	}
-	w := lastW
+	var w [][]float64
 	if cfg.Method == Hard {
 		rows, err := cfg.HC.SampleRows(prob, rng)
 		if err != nil {
@@ -149,7 +146,6 @@ func Train(ctx context.Context, prob *Problem, ref []float64, cfg TrainConfig) (
 	} else {
 		w = [][]float64{params[len(net.Params):]}
 	}
-	_ = lastBasis
 	loss, pde, _, _ := Loss(b, w, false)
 	res.Loss, res.PDEResidual = loss, math.Sqrt(pde)
 	res.U = U(b, w)
