@@ -31,6 +31,10 @@
 //   - A zero conditional prediction gives a zero parallel part (torch's normalize divides by
 //     max(‖c‖, 1e-12), which also gives zero); a zero Δ skips rescaling (min(1, r/0) = 1 in torch).
 //
-// Not yet built (issue 15 item 5): the DDPM denoiser, its training loop, DDIM sampling and the
-// `guidance` benchmark.
+// Sampling helpers (schedule.go): the cosine ᾱ schedule (Nichol & Dhariwal 2021, Eq. 17), the ε→x0
+// conversion APG needs (it guides in x0 space), and the deterministic DDIM step (Song et al. 2021,
+// Eq. 12, σ = 0) from a guided x0.
+//
+// Not yet built (issue 15 item 5): the MLP denoiser with time and class embeddings (null class,
+// label dropout), its GoMLX training loop, and the `guidance` benchmark.
 package diffusion
