@@ -78,7 +78,11 @@ func (b *Basis) eval(row Row, w []float64) (r float64, g [4]float64) {
 			uxx += b.Pxx[off+k] * w[k]
 		}
 		rr, dr := p.Retardation(u)
-		return ut - p.D/rr*uxx, [4]float64{p.D * uxx * dr / (rr * rr), 1, 0, -p.D / rr}
+		sc := p.PDEScale
+		if sc == 0 {
+			sc = 1
+		}
+		return sc * (ut - p.D/rr*uxx), [4]float64{sc * p.D * uxx * dr / (rr * rr), sc, 0, -sc * p.D / rr}
 	case RowIC:
 		u0 := p.U0(p.X(row.Point % p.Nx))
 		return (u - u0) / u0, [4]float64{1 / u0, 0, 0, 0}

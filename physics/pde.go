@@ -21,6 +21,11 @@ type Problem struct {
 	Left                      float64 // Dirichlet value at x = 0
 	Nx, Nt                    int
 	U0                        func(x float64) float64 // initial condition, must be > 0 (the IC residual is relative)
+	// PDEScale multiplies the PDE residual rows (in the NLLS and the loss). 0 or 1 is the
+	// official residual in physical time (u_t ~ 1/500 s⁻¹, so the IC/BC rows dominate);
+	// T gives the residual in τ = t/T units, u_τ - T·D/R·u_xx, where the PDE rows weigh as
+	// much as the boundary rows.
+	PDEScale float64
 }
 
 // DiffusionSorption returns the PDEBench diffusion-sorption problem on an nt × nx grid, with

@@ -34,7 +34,7 @@ type TrainConfig struct {
 // TrainResult is the outcome of a run.
 type TrainResult struct {
 	RelL2       float64   // ‖u - u_ref‖₂ / ‖u_ref‖₂
-	PDEResidual float64   // RMS of the PDE residual over the grid
+	PDEResidual float64   // RMS of the PDE residual u_t - D/R·u_xx over the grid (physical units)
 	Loss        float64   // final physics loss
 	MsPerStep   float64   // median step time
 	LossCurve   []float64 // physics loss per step
@@ -148,6 +148,9 @@ func Train(ctx context.Context, prob *Problem, ref []float64, cfg TrainConfig) (
 	}
 	loss, pde, _, _ := Loss(b, w, false)
 	res.Loss, res.PDEResidual = loss, math.Sqrt(pde)
+	if prob.PDEScale != 0 {
+		res.PDEResidual /= math.Abs(prob.PDEScale) // always reported in physical units
+	}
 	res.U = U(b, w)
 	res.RelL2 = RelL2(res.U, ref)
 	res.MsPerStep = median(times)

@@ -16,10 +16,16 @@
 //   - hard-moe-4 (PI-HC-MoE): 4 experts on a fixed split of x into 4 chunks, each its own NLLS
 //     over 250 PDE points of its chunk plus the global IC/BC rows; outputs stitched.
 //
-// Rows: Task = diffusion-sorption, Metric = rel_l2 (‖u-u_ref‖₂/‖u_ref‖₂ on the grid, the
+// Two tasks differ only in how the PDE rows are scaled (physics.Problem.PDEScale), in the
+// NLLS and in the loss alike: diffusion-sorption is the official residual in physical time
+// (u_t ~ 1/500 s⁻¹, so the IC/BC rows dominate both the solve and the loss);
+// diffusion-sorption-pdex500 multiplies it by T = 500 (the residual in τ = t/T units), so the
+// PDE rows weigh as much as the boundary rows. pde_residual is always in physical units.
+//
+// Rows: Task = diffusion-sorption | diffusion-sorption-pdex500, Metric = rel_l2 (‖u-u_ref‖₂/‖u_ref‖₂ on the grid, the
 // official metric), pde_residual (RMS of u_t - D/R(u)·u_xx over the grid), physics_loss;
 // MsPerStep = median training step. Extra: per-seed values, mean LM iterations per expert
-// solve and the number of solves that hit 100 iterations. Plot: pi-moe-loss.png, physics
+// solve and the number of solves that hit 100 iterations. Plots: pi-moe-TASK.png, physics
 // loss against step (mean over seeds) per arm.
 package pimoebench
 
@@ -50,12 +56,23 @@ type Setup struct {
 	Experts        int
 	ExpertSamples  int
 	LR, Clip       float64
+	// Scales are the tasks: physics.Problem.PDEScale of each (0: the official residual in
+	// physical time; 500 = T: the residual in τ = t/T units).
+	Scales []float64
+}
+
+// TaskName names the task of a PDE scale.
+func TaskName(scale float64) string {
+	if scale == 0 || scale == 1 {
+		return "diffusion-sorption"
+	}
+	return fmt.Sprintf("diffusion-sorption-pdex%g", scale)
 }
 
 // DefaultSetup returns the full or quick configuration.
 func DefaultSetup(quick bool) Setup {
 	s := Setup{Nx: 64, Nt: 32, Refine: 4, Basis: 16, Hidden: 32, Steps: 400, Seeds: 3,
-		GlobalSamples: 1000, Experts: 4, ExpertSamples: 250, LR: 1e-3, Clip: 1}
+		GlobalSamples: 1000, Experts: 4, ExpertSamples: 250, LR: 1e-3, Clip: 1, Scales: []float64{0, 500}}
 	if quick {
 		s.Steps, s.Seeds = 80, 1
 	}
@@ -80,7 +97,26 @@ const (
 
 // Run trains every arm for every seed (arms interleaved per seed) and returns the rows.
 func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, error) {
+	if len(s.Scales) == 0 {
+		return nil, fmt.Errorf("pi-moe: no tasks (Setup.Scales is empty)")
+	}
+	bar := suite.NewProgress(3*s.Seeds*len(s.Scales), benchName)
+	defer bar.Done()
+	var rows []suite.Result
+	for _, sc := range s.Scales {
+		r, err := runTask(ctx, opts, s, sc, bar)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r...)
+	}
+	return rows, nil
+}
+
+func runTask(ctx context.Context, opts suite.Options, s Setup, scale float64, bar *suite.Progress) ([]suite.Result, error) {
+	task := TaskName(scale)
 	prob := physics.DiffusionSorption(s.Nx, s.Nt)
+	prob.PDEScale = scale
 	ref, err := prob.Reference(s.Refine)
 	if err != nil {
 		return nil, err
@@ -97,16 +133,14 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 		curve                     []float64
 	}
 	results := map[string]*acc{}
-	bar := suite.NewProgress(len(arms)*s.Seeds, benchName)
-	defer bar.Done()
 	for seed := range s.Seeds {
 		for _, arm := range arms {
 			cfg := cfgs[arm]
 			cfg.Basis, cfg.Hidden, cfg.Steps, cfg.LR, cfg.Clip, cfg.Seed = s.Basis, s.Hidden, s.Steps, s.LR, s.Clip, uint64(seed+1)
-			bar.Describe(fmt.Sprintf("%s seed %d", arm, seed+1))
+			bar.Describe(fmt.Sprintf("%s %s seed %d", task, arm, seed+1))
 			r, err := physics.Train(ctx, &prob, ref, cfg)
 			if err != nil {
-				return nil, fmt.Errorf("%s seed %d: %w", arm, seed+1, err)
+				return nil, fmt.Errorf("%s %s seed %d: %w", task, arm, seed+1, err)
 			}
 			a := results[arm]
 			if a == nil {
@@ -127,7 +161,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 	}
 	var rows []suite.Result
 	var chart suite.Chart
-	chart = suite.Chart{Title: "pi-moe: physics loss (mean over seeds), 1-D diffusion-sorption", XLabel: "step", YLabel: "physics loss", LogY: true}
+	chart = suite.Chart{Title: "pi-moe: physics loss (mean over seeds), " + task, XLabel: "step", YLabel: "physics loss", LogY: true}
 	for _, arm := range arms {
 		a := results[arm]
 		ms, _ := suite.MeanStd(a.ms)
@@ -135,7 +169,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 			name string
 			v    []float64
 		}{{"rel_l2", a.rel}, {"pde_residual", a.res}, {"physics_loss", a.loss}} {
-			row := suite.Row(benchName, "diffusion-sorption", arm, m.name, m.v, ms, s.Steps)
+			row := suite.Row(benchName, task, arm, m.name, m.v, ms, s.Steps)
 			row.Extra["higher_is_better"] = false
 			if arm != ArmSoft {
 				it, _ := suite.MeanStd(a.iters)
@@ -153,14 +187,14 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 		}
 		chart.Series = append(chart.Series, suite.Series{Name: arm, X: xs, Y: a.curve})
 	}
-	if path := opts.PlotPath(benchName, "loss"); path != "" {
+	if path := opts.PlotPath(benchName, task); path != "" {
 		if err := suite.SavePlots(path, chart); err != nil {
 			return nil, err
 		}
 	}
 	if opts.Out != nil {
-		fmt.Fprintf(opts.Out, "pi-moe: %d×%d (x, t) grid, %d basis functions, %d steps, %d seeds; reference max |u| = %.3g\n",
-			s.Nx, s.Nt, s.Basis, s.Steps, s.Seeds, maxAbs(ref))
+		fmt.Fprintf(opts.Out, "pi-moe %s: %d×%d (x, t) grid, %d basis functions, %d steps, %d seeds; reference max |u| = %.3g\n",
+			task, s.Nx, s.Nt, s.Basis, s.Steps, s.Seeds, maxAbs(ref))
 	}
 	return rows, nil
 }
