@@ -9,10 +9,10 @@
 // Verified against the official code (file:line of its HEAD snapshot):
 //   - attenuated init, bin/excel_former.py:15-22: U(±sqrt(3)·gain·scale/sqrt(fan_in)), gain of
 //     leaky_relu with a = sqrt(5); scale 0.01 (init_scale) for W_q, W_k, W_v (lines 98-101)
-//     and linear0 (lines 222-223), 1 elsewhere; q/k/v/out and linear0 biases zero.
+//     and linear0 (lines 227-228), 1 elsewhere; q/k/v/out and linear0 biases zero.
 //   - tokenizer, bin/excel_former.py:74-79 (E = (W x + b)·tanh(W2 x + b2)), biases kaiming
-//     a = sqrt(5) (lines 60-63): GLUEmbed.
-//   - mask, bin/excel_former.py:114-121: allowed iff key index <= query index, -1e4 otherwise
+//     a = sqrt(5) (lines 64-65): GLUEmbed.
+//   - mask, bin/excel_former.py:115-121: allowed iff key index <= query index, -1e4 otherwise
 //     (token 0 = highest MI): SemiPermeableMask, maskedAttention.
 //   - attention, bin/excel_former.py:123-160: scaled dot product, W_out only when n_heads > 1.
 //   - block, bin/excel_former.py:283-310 with _start/_end_residual: prenorm, norm0 skipped in

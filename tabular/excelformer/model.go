@@ -152,7 +152,7 @@ func layerNorm(s *model.Scope, x *graph.Node, d int, v func(*model.Scope, string
 
 // maskedAttention is the semi-permeable multi-head attention core on projected q, k, v
 // [b, f, d]: softmax(QK^T/sqrt(d_head) + M) V with M = SemiPermeableMask (query i reads key j
-// only when j <= i; bin/excel_former.py get_attention_mask, lines 114-121).
+// only when j <= i; bin/excel_former.py get_attention_mask, lines 115-121).
 func maskedAttention(q, k, v *graph.Node, nHeads int) (*graph.Node, error) {
 	b, f, d := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2)
 	if nHeads < 1 || d%nHeads != 0 {
