@@ -88,13 +88,13 @@ func tinyLoss(t *testing.T, p *Problem, hc HardConstraint, rows [][]Row, phi []f
 func TestIFTGradient(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		kf      float64 // 0: linear PDE (R = 1), the IFT with JᵀJ is exact
+		kf      float64 // 0: linear PDE (R = 1), the IFT with JᵀJ is exact; else Gauss-Newton (drops Σ r·∇²r)
 		experts int
 		tol     float64
 	}{
-		{"linear-global", 0, 1, 1e-5},
-		{"linear-moe", 0, 2, 1e-5},
-		{"sorption-moe", 3.5e-4, 2, 5e-2},
+		{"linear-global", 0, 1, 1e-7},
+		{"linear-moe", 0, 2, 1e-7},
+		{"sorption-moe", 3.5e-4, 2, 2e-3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := DiffusionSorption(8, 6)
@@ -129,6 +129,7 @@ func TestIFTGradient(t *testing.T) {
 				scale = max(scale, math.Abs(fd))
 			}
 			require.Greater(t, scale, 0.0)
+			t.Logf("max |IFT - FD| / max |FD| = %.3g", maxErr/scale)
 			require.Less(t, maxErr/scale, tc.tol, "max |IFT - FD| = %g, max |FD| = %g", maxErr, scale)
 		})
 	}
@@ -150,7 +151,7 @@ func TestReferenceConverges(t *testing.T) {
 	}
 	t.Logf("errors %v", errs)
 	for i := 1; i < len(errs); i++ {
-		require.Greater(t, errs[i-1]/errs[i], 3.0, "errors %v", errs)
+		require.Greater(t, errs[i-1]/errs[i], 3.5, "errors %v", errs)
 	}
 	_, err = p.Reference(0)
 	require.ErrorContains(t, err, "refine=0")
