@@ -40,15 +40,14 @@ type Config struct {
 	Seeds  int
 }
 
-// Arm is one training recipe.
+// Arm is one training recipe, by its registered name (certified.RecipeByName).
 type Arm struct {
 	Name   string
-	Fast   bool
 	Anchor bool
 }
 
 // Arms are standard IBP (the anchor) and the fast recipe.
-var Arms = []Arm{{Name: "ibp-standard", Anchor: true}, {Name: "fast", Fast: true}}
+var Arms = []Arm{{Name: "ibp-standard", Anchor: true}, {Name: "fast"}}
 
 func scaled(t *data.Table, lo, hi []float64) []float32 {
 	x := make([]float32, len(t.X))
@@ -88,7 +87,11 @@ func Trial(ctx context.Context, opts suite.Options, tab *data.Table, cfg Config,
 	}
 	xtr, ytr := scaled(trainT, lo, hi), labels(trainT)
 	xte, yte := scaled(testT, lo, hi), labels(testT)
-	mlp := certified.MLPConfig{In: tab.D, Hidden: cfg.Hidden, Classes: tab.NumClasses, BN: arm.Fast, IBPInit: arm.Fast}
+	rc, err := certified.RecipeByName(arm.Name)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	mlp := certified.MLPConfig{In: tab.D, Hidden: cfg.Hidden, Classes: tab.NumClasses, BN: rc.BN, IBPInit: rc.IBPInit}
 	b := opts.Backend
 	if b == nil {
 		b = backend.MustDefault()
@@ -99,10 +102,7 @@ func Trial(ctx context.Context, opts suite.Options, tab *data.Table, cfg Config,
 	}
 	defer tr.Close()
 	perEpoch := trainT.N / cfg.Batch
-	sched := certified.EpsSchedule{MaxEps: eps, Start: 2, Length: max(1, cfg.Epochs/2), EpochLength: perEpoch}
-	if arm.Fast {
-		sched.Length, sched.Smoothed = max(1, cfg.Epochs/5), true
-	}
+	sched := certified.EpsSchedule{MaxEps: eps, Start: 2, Length: max(1, int(rc.RampFraction*float64(cfg.Epochs))), EpochLength: perEpoch, Smoothed: rc.Smoothed}
 	if err := sched.Validate(); err != nil {
 		return 0, 0, 0, 0, err
 	}
@@ -128,8 +128,8 @@ func Trial(ctx context.Context, opts suite.Options, tab *data.Table, cfg Config,
 			}
 			e := sched.At(step)
 			lambda := 0.0
-			if arm.Fast && step < regEnd && eps > 0 {
-				if lambda, err = certified.RegLambda(0.5, e, eps); err != nil {
+			if rc.Lambda0 > 0 && step < regEnd && eps > 0 {
+				if lambda, err = certified.RegLambda(rc.Lambda0, e, eps); err != nil {
 					return 0, 0, 0, 0, err
 				}
 			}
