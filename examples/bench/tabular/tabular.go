@@ -224,7 +224,7 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 		w.Flush()
 		fmt.Fprintln(opts.Out, "constant: training mean / majority class; linear: least squares (classification: one-vs-rest least squares, argmax); gbt fits regression only (-)")
 	}
-	if path := opts.PlotPath(benchName, ""); path != "" {
+	if path := opts.PlotPath(benchName, "scores"); path != "" {
 		var charts []suite.Chart
 		for _, sm := range sums {
 			ch := suite.Chart{Title: fmt.Sprintf("tabular %s: %s by learner (x = arm: %s; mean ± std over folds)", sm.name, sm.metric, strings.Join(Arms, ", ")), XLabel: "arm", YLabel: sm.metric}
