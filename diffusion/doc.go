@@ -1,4 +1,5 @@
-// Package diffusion holds the pieces of a small class-conditional diffusion sampler; so far the
+// Package diffusion is a small class-conditional diffusion model on flat images: an ε-prediction
+// MLP denoiser (model.go), its GoMLX training loop, a guided DDIM sampler (sample.go), and the
 // guidance rules that combine a conditional and an unconditional prediction at each sampling
 // step, registered by name like database/sql drivers.
 //
@@ -35,6 +36,13 @@
 // conversion APG needs (it guides in x0 space), and the deterministic DDIM step (Song et al. 2021,
 // Eq. 12, σ = 0) from a guided x0.
 //
-// Not yet built (issue 15 item 5): the MLP denoiser with time and class embeddings (null class,
-// label dropout), its GoMLX training loop, and the `guidance` benchmark.
+// Model and sampler (model.go, sample.go): Denoiser is an MLP with a sinusoidal time embedding and
+// a class embedding table with a null class (index Classes); Train fits it with the simplified DDPM
+// loss (Ho et al. 2020, Eq. 14; "mse", optimizer by name, default "adamw") under the cosine
+// schedule, replacing the class by the null class with probability LabelDrop (the benchmark uses
+// 0.15). Sampler.Sample runs deterministic DDIM (seeded x_T) with the conditional and null-class
+// passes in one batch, ε → x0 → Guider.Guide → DDIMStep, resetting the guider once per run.
+// Deviations: an MLP instead of a U-Net (8×8 images); DDIM timesteps use diffusers' "leading"
+// spacing with offset 1, so sampling starts below T; x0 is not clipped during sampling (the
+// benchmark clips the final images to [-1, 1] before measuring them).
 package diffusion
