@@ -2,6 +2,14 @@
 // 2022) against adaptive projected guidance (APG; Sadat, Hilliges, Weber, "Eliminating
 // Oversaturation and Artifacts of High Guidance Scales in Diffusion Models", ICLR 2025) on a
 // small class-conditional DDPM (package diffusion) trained on the bundled 8×8 digits.
+//
+// Full mode: 3 seeds (70/30 split, denoiser and classifier retrained per seed), 5000 denoiser
+// steps, 24 samples per class, 50 DDIM steps. -quick: 1 seed, 2500 steps, 16 samples per class.
+// Arms: "cfg" and "apg r=1", "apg r=2.5" (eta 0, beta -0.75; r in x0 units, 2.5 the paper
+// code's default). Saturation counts pixels with |x| >= 0.98 after clipping to [-1, 1]; the
+// diversity (mean within-class pixel L2) also rises with CFG's high-w pixel noise, so read it
+// together with the Fréchet distance. The anchor row is the real test split (its Fréchet
+// distance: real training vs test features).
 package guidance
 
 import (
