@@ -32,11 +32,7 @@ package ddistill
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -283,48 +279,26 @@ func smooth(v []float64, w int) []float64 {
 }
 
 // saveGrid writes the synthetic set as a PNG grid (one row per class, ×8 pixels) when its
-// features form a square image; each example is scaled to its own min-max.
+// features form a square image; each example is scaled to its own min-max, ink dark on white.
 func saveGrid(opts suite.Options, name string, d *datadistill.Dataset) error {
 	side := int(math.Round(math.Sqrt(float64(d.D))))
 	if opts.PlotDir == "" || side*side != d.D {
 		return nil
 	}
-	perClass := d.N / d.Classes
-	const zoom = 8
-	img := image.NewGray(image.Rect(0, 0, perClass*(side+1)*zoom, d.Classes*(side+1)*zoom))
-	for i := range img.Pix {
-		img.Pix[i] = 255
-	}
+	rows := make([][][]float64, d.Classes)
 	for n := range d.N {
-		row, col := d.Y[n], n%perClass
 		x := d.X[n*d.D : (n+1)*d.D]
 		lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 		for _, v := range x {
 			lo, hi = min(lo, v), max(hi, v)
 		}
+		cell := make([]float64, d.D)
 		for p, v := range x {
-			g := uint8(0)
 			if hi > lo {
-				g = uint8(255 * (1 - (v-lo)/(hi-lo))) // ink dark on white
-			}
-			for dy := range zoom {
-				for dx := range zoom {
-					img.SetGray(col*(side+1)*zoom+(p%side)*zoom+dx, row*(side+1)*zoom+(p/side)*zoom+dy, color.Gray{Y: g})
-				}
+				cell[p] = float64(1 - (v-lo)/(hi-lo))
 			}
 		}
+		rows[d.Y[n]] = append(rows[d.Y[n]], cell)
 	}
-	path := filepath.Join(opts.PlotDir, fmt.Sprintf("dataset-distill-%s.png", name))
-	if err := os.MkdirAll(opts.PlotDir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return suite.SaveImageGrid(filepath.Join(opts.PlotDir, fmt.Sprintf("dataset-distill-%s.png", name)), rows, side, 8)
 }

@@ -15,12 +15,7 @@ package guidance
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -430,31 +425,18 @@ func Frechet(a, b []float64, d int) float64 {
 // saveGrid writes one row per class of up to cols 8×8 samples (x in [-1, 1], classes in order
 // with perClass samples each), each pixel drawn 4×4, white = 1.
 func saveGrid(path string, x []float64, classes, perClass, cols int) error {
-	const side, scale, pad = 8, 4, 2
+	const side = 8
 	cols = min(cols, perClass)
-	cell := side*scale + pad
-	img := image.NewGray(image.Rect(0, 0, cols*cell+pad, classes*cell+pad))
+	rows := make([][][]float64, classes)
 	for c := range classes {
 		for k := range cols {
 			off := (c*perClass + k) * side * side
-			for py := range side * scale {
-				for px := range side * scale {
-					v := x[off+(py/scale)*side+px/scale]
-					img.SetGray(pad+k*cell+px, pad+c*cell+py, color.Gray{Y: uint8(math.Round((v + 1) / 2 * 255))})
-				}
+			cell := make([]float64, side*side)
+			for i, v := range x[off : off+side*side] {
+				cell[i] = (v + 1) / 2
 			}
+			rows[c] = append(rows[c], cell)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return suite.SaveImageGrid(path, rows, side, 4)
 }
