@@ -2,6 +2,8 @@ package imitation
 
 import (
 	"context"
+
+	"github.com/gomlx/compute"
 	"math/rand/v2"
 
 	"github.com/moeboost/moeboost/boosting/rl/envs"
@@ -76,6 +78,8 @@ type CurvePoint struct {
 
 // Config holds the settings every method reads; zero values mean each method's defaults.
 type Config struct {
+	// Backend computes the networks (required by every network method).
+	Backend compute.Backend
 	// Seed seeds the method's randomness.
 	Seed uint64
 	// EnvSteps is the interaction budget of the adversarial methods.
