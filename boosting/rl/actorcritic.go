@@ -65,6 +65,15 @@ func (ac *ActorCritic) predict(obs Obs) (prediction, error) {
 	return p, nil
 }
 
+// PolicyOutputs returns the policy outputs [obs.N, PolicyDim] for obs (observations already
+// normalized as in training, e.g. with Result.Norm.ObsFrozen): the logits for discrete actions,
+// the Gaussian means for continuous ones. Argmax and mean are the deterministic actions that
+// Evaluate takes.
+func (ac *ActorCritic) PolicyOutputs(obs Obs) ([]float32, error) {
+	p, err := ac.predict(obs)
+	return p.pol, err
+}
+
 func (p *prediction) split(pd int) {
 	n := len(p.joint) / (pd + 1)
 	p.pol = make([]float32, n*pd)
