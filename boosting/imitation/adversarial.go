@@ -137,7 +137,7 @@ type replay struct {
 	obsDim, actDim int
 	obs, act, next []float32
 	reward         []float32
-	learner        []int // block index of the learner whose snapshot collected it (-1: random seed steps)
+	learner        []int     // block index of the learner whose snapshot collected it (-1: random seed steps)
 	disc           []float32 // discriminator input rows
 	blocks         [][]int   // rows of each learner block
 	seedRows       []int
@@ -690,4 +690,3 @@ func (s *sac) updateMany(rb *replay, n int, rng *rand.Rand) error {
 	}
 	return nil
 }
-
