@@ -94,26 +94,56 @@ type grokTask struct {
 	QuickEvalEvery    int
 	Arms              []grokArm
 	// Checkpoints is the number of evenly spaced points at which the zero-loss (Softmax
-	// Collapse) fraction of the training set is recorded (besides the end).
+	// Collapse) fraction of the training set is recorded (besides the end); with Stop.CollapseEvals
+	// set it is recorded at every evaluation instead.
 	Checkpoints int
-	Purpose     string
+	// Stop ends an arm once its outcome is decided (zero value: every arm runs all its steps).
+	Stop    grokStop
+	Purpose string
 }
 
-// grokTasks: the ⊥Grad half of the paper (mod 113, 40% train: ⊥AdamW groks within 1000 steps
-// while AdamW without weight decay does not), and the StableMax half (mod 59, 70% train: with
-// no weight decay, StableMax cross-entropy groks while float32 softmax cross-entropy collapses,
-// its training loss reaching exactly 0 on most examples). The StableMax setting is the
-// cheapest we found where the paper's Figure 1 effect shows: p 59, fraction 0.7 (at 0.5 StableMax
-// had not moved from chance after 4k steps), lr 0.01, full batch; its test accuracy passed 0.9
-// near 15k steps in the run that chose it (2026-12-05).
-func grokTasks() []grokTask {
-	arms := grokArms()
-	return []grokTask{
-		{P: 113, TrainFrac: 0.4, Hidden: 200, Steps: 1000, QuickSteps: 200, EvalEvery: 25, QuickEvalEvery: 25,
-			Arms: arms, Checkpoints: 4, Purpose: "⊥Grad"},
-		{P: 59, TrainFrac: 0.7, Hidden: 200, Steps: 18000, QuickSteps: 800, EvalEvery: 250, QuickEvalEvery: 100,
-			Arms: arms[:2], Checkpoints: 6, Purpose: "StableMax"},
+// grokStop ends an arm before its step budget once the outcome is decided; the arm's final
+// metrics are then those of the evaluation where it stopped.
+type grokStop struct {
+	// Accuracy: an arm stops at the first evaluation whose test accuracy is at least this
+	// (it has grokked). 0 disables the rule.
+	Accuracy float64
+	// CollapseEvals: an arm other than Reference stops once, at this many consecutive
+	// evaluations, at least CollapseLevel of its training examples have a loss of exactly 0
+	// (Softmax Collapse: their gradient is gone) and its test accuracy is below FarBelow times
+	// the Reference arm's at the same step (same seed; Reference must be the first of Arms).
+	// 0 disables the rule.
+	CollapseEvals int
+	CollapseLevel float64
+	FarBelow      float64
+	Reference     string
+}
+
+// validate checks the rule against the task's arms.
+func (s grokStop) validate(arms []grokArm) error {
+	if !(s.Accuracy >= 0 && s.Accuracy <= 1) {
+		return fmt.Errorf("grokking: stop accuracy=%g must be in [0, 1] (0 disables it)", s.Accuracy)
 	}
+	if s.CollapseEvals < 0 {
+		return fmt.Errorf("grokking: stop collapse_evals=%d must be >= 0 (0 disables it)", s.CollapseEvals)
+	}
+	if s.CollapseEvals == 0 {
+		return nil
+	}
+	if !(s.CollapseLevel > 0 && s.CollapseLevel <= 1) {
+		return fmt.Errorf("grokking: stop collapse_level=%g must be in (0, 1]", s.CollapseLevel)
+	}
+	if !(s.FarBelow > 0 && s.FarBelow < 1) {
+		return fmt.Errorf("grokking: stop far_below=%g must be in (0, 1)", s.FarBelow)
+	}
+	var names []string
+	for _, a := range arms {
+		names = append(names, a.name)
+	}
+	if len(arms) == 0 || arms[0].name != s.Reference {
+		return fmt.Errorf("grokking: stop reference=%q must be the task's first arm (the others are compared with it); arms are %v", s.Reference, names)
+	}
+	return nil
 }
 
 // grokModel is the paper's MLP: no biases, ReLU, sizes 2p-hidden-hidden-p, torch.nn.Linear's
@@ -126,28 +156,106 @@ func grokModel(p, hidden int) train.ModelFn {
 	}
 }
 
-// collapseCallback records the zero-loss fraction of the training set at evenly spaced
-// evaluations.
-type collapseCallback struct {
+// grokTasks: the ⊥Grad half of the paper (mod 113, 40% train: ⊥AdamW groks within 1000 steps
+// while AdamW without weight decay does not), and the StableMax half (mod 59, 70% train: with
+// no weight decay, StableMax cross-entropy groks while float32 softmax cross-entropy collapses,
+// its training loss reaching exactly 0 on all examples). The StableMax setting is the
+// cheapest we found where the paper's Figure 1 effect shows: p 59, fraction 0.7 (at 0.5 StableMax
+// had not moved from chance after 4k steps), lr 0.01, full batch; its test accuracy passed 0.9
+// near 15k steps in the run that chose it (2026-12-05). Its arms stop once decided (grokStop):
+// StableMax at 0.9 test accuracy, then softmax once all its training examples have been at zero
+// loss for 4 evaluations (1000 steps) with its test accuracy at most a quarter of StableMax's at
+// the same step; 18,000 steps stay the budget.
+func grokTasks() []grokTask {
+	arms := grokArms()
+	return []grokTask{
+		{P: 113, TrainFrac: 0.4, Hidden: 200, Steps: 1000, QuickSteps: 200, EvalEvery: 25, QuickEvalEvery: 25,
+			Arms: arms, Checkpoints: 4, Purpose: "⊥Grad"},
+		{P: 59, TrainFrac: 0.7, Hidden: 200, Steps: 18000, QuickSteps: 800, EvalEvery: 250, QuickEvalEvery: 100,
+			Arms: []grokArm{arms[1], arms[0]}, Checkpoints: 6, Purpose: "StableMax",
+			Stop: grokStop{Accuracy: 0.9, CollapseEvals: 4, CollapseLevel: 1, FarBelow: 0.25, Reference: arms[1].name}},
+	}
+}
+
+// grokMonitor is the arm's evaluation callback: it records the zero-loss (Softmax Collapse)
+// fraction of the training set at evenly spaced evaluations (every evaluation when the
+// collapse rule is on) and ends the run by the task's grokStop rules, keeping the reason.
+type grokMonitor struct {
 	every, evals int
-	t            *data.Table
-	stable       bool
-	steps        []float64
-	fractions    []float64
+	// zeroLoss returns the fraction of training examples at exactly zero loss
+	// (zeroLossFraction on the arm's training table).
+	zeroLoss  func(*train.Result) (float64, error)
+	steps     []float64
+	fractions []float64
+
+	stop      grokStop
+	reference *refCurve // nil: the collapse rule does not apply to this arm
+	collapsed int       // consecutive evaluations at or above stop.CollapseLevel
+	// StopStep and Reason are set when a rule ended the run; RefAccuracy is the reference
+	// arm's test accuracy at StopStep when the collapse rule ended it.
+	StopStep    int
+	Reason      string
+	RefAccuracy float64
+}
+
+// refCurve is the reference arm's test accuracy against step.
+type refCurve struct {
+	name       string
+	steps, acc []float64
+}
+
+// at returns the accuracy at the last evaluation at or before step (the arm's last evaluation
+// if it stopped earlier), or NaN if it had not been evaluated yet.
+func (r *refCurve) at(step float64) float64 {
+	v := math.NaN()
+	for i, s := range r.steps {
+		if s > step {
+			break
+		}
+		v = r.acc[i]
+	}
+	return v
 }
 
 // OnEval implements train.EvalCallback.
-func (c *collapseCallback) OnEval(p train.EvalPoint, res *train.Result) error {
+func (c *grokMonitor) OnEval(p train.EvalPoint, res *train.Result) error {
 	c.evals++
-	if c.every <= 0 || c.evals%c.every != 0 {
-		return nil
+	collapseRule := c.stop.CollapseEvals > 0 && c.reference != nil
+	if !collapseRule && (c.every <= 0 || c.evals%c.every != 0) {
+		return c.accuracyRule(p)
 	}
-	f, err := zeroLossFraction(res, c.t, c.stable)
+	f, err := c.zeroLoss(res)
 	if err != nil {
 		return err
 	}
 	c.steps = append(c.steps, float64(p.Step))
 	c.fractions = append(c.fractions, f)
+	if !collapseRule {
+		return c.accuracyRule(p)
+	}
+	if f >= c.stop.CollapseLevel {
+		c.collapsed++
+	} else {
+		c.collapsed = 0
+	}
+	acc, ref := p.Metrics["test/accuracy"], c.reference.at(float64(p.Step))
+	// Strictly below: a reference still at 0 decides nothing.
+	if c.collapsed >= c.stop.CollapseEvals && acc < c.stop.FarBelow*ref {
+		c.StopStep, c.RefAccuracy = p.Step, ref
+		c.Reason = fmt.Sprintf("collapsed: zero-loss fraction >= %g at %d consecutive evaluations, test accuracy %.3f < %g x %s's %.3f at step %d",
+			c.stop.CollapseLevel, c.collapsed, acc, c.stop.FarBelow, c.reference.name, ref, p.Step)
+		return train.ErrStop
+	}
+	return c.accuracyRule(p)
+}
+
+// accuracyRule stops the run once the test accuracy reaches stop.Accuracy.
+func (c *grokMonitor) accuracyRule(p train.EvalPoint) error {
+	if acc := p.Metrics["test/accuracy"]; c.stop.Accuracy > 0 && acc >= c.stop.Accuracy {
+		c.StopStep = p.Step
+		c.Reason = fmt.Sprintf("grokked: test accuracy %.3f >= %g at step %d", acc, c.stop.Accuracy, p.Step)
+		return train.ErrStop
+	}
 	return nil
 }
 
@@ -165,6 +273,9 @@ func runGrokking(ctx context.Context, opts suite.Options) ([]suite.Result, error
 }
 
 func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suite.Result, error) {
+	if err := task.Stop.validate(task.Arms); err != nil {
+		return nil, err
+	}
 	p, trainFrac, hidden := task.P, task.TrainFrac, task.Hidden
 	steps, evalEvery := task.Steps, task.EvalEvery
 	if opts.Quick {
@@ -177,10 +288,12 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 	bar := suite.NewProgress(len(arms)*seeds*steps, "grokking "+taskName)
 	defer bar.Done()
 	var rows []suite.Result
-	var lines []string
+	var lines, stops []string
 	var accChart, lossChart, collapseChart suite.Chart
+	refs := make([]*refCurve, seeds) // the reference arm's test accuracy per seed
 	for _, arm := range arms {
-		var to90, finalTest, finalTrain, zeroLoss, ms []float64
+		var to90, finalTest, finalTrain, zeroLoss, ms, stepsRun, refAtStop []float64
+		var reasons []string
 		var curve, collapse map[string]any
 		for s := range seeds {
 			trainT, testT, err := full.Split(1-trainFrac, uint64(s+1))
@@ -209,21 +322,38 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 			if err != nil {
 				return rows, err
 			}
-			cc := &collapseCallback{t: trainT, stable: arm.loss == "stablemax_ce"}
+			stable := arm.loss == "stablemax_ce"
+			mon := &grokMonitor{stop: task.Stop, RefAccuracy: math.NaN(),
+				zeroLoss: func(res *train.Result) (float64, error) { return zeroLossFraction(res, trainT, stable) }}
 			if task.Checkpoints > 0 {
-				cc.every = max(1, steps/evalEvery/task.Checkpoints)
+				mon.every = max(1, steps/evalEvery/task.Checkpoints)
+			}
+			if task.Stop.CollapseEvals > 0 && arm.name != task.Stop.Reference {
+				mon.reference = refs[s]
 			}
 			res, err := train.Run(ctx, train.Config{
 				Name: fmt.Sprintf("grokking/%s/%s/seed%d", taskName, arm.name, s+1), Backend: opts.Backend, Store: store, Seed: int64(s + 1),
 				Model: grokModel(p, hidden), Loss: arm.loss, OptimizerImpl: opt, Steps: steps, Train: trainDS,
 				Eval:    []train.EvalSet{{Name: "test", Data: testDS}, {Name: "trainset", Data: trainEval}},
 				Metrics: []string{"accuracy"}, EvalEvery: evalEvery,
-				Callbacks: []train.Callback{progressCallback{bar}, cc},
+				Callbacks: []train.Callback{progressCallback{bar}, mon},
 			})
 			if err != nil {
 				return rows, fmt.Errorf("grokking %s %s seed %d: %w", taskName, arm.name, s+1, err)
 			}
-			zl, err := zeroLossFraction(res, trainT, arm.loss == "stablemax_ce")
+			bar.Add(steps - res.Steps) // the steps a stopped arm did not need
+			if arm.name == task.Stop.Reference {
+				x, y := res.Curve("test/accuracy")
+				refs[s] = &refCurve{name: arm.name, steps: x, acc: y}
+			}
+			reason := mon.Reason
+			if reason == "" {
+				reason = fmt.Sprintf("step budget: ran all %d steps", steps)
+			}
+			reasons = append(reasons, reason)
+			stepsRun = append(stepsRun, float64(res.Steps))
+			refAtStop = append(refAtStop, mon.RefAccuracy)
+			zl, err := zeroLossFraction(res, trainT, stable)
 			if err != nil {
 				return rows, err
 			}
@@ -235,25 +365,38 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 			if s == 0 {
 				x, y := res.Curve("test/accuracy")
 				curve = map[string]any{"step": x, "test_accuracy": y}
-				collapse = map[string]any{"step": cc.steps, "zero_loss_fraction": cc.fractions}
+				collapse = map[string]any{"step": mon.steps, "zero_loss_fraction": mon.fractions}
 				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " test", X: x, Y: y})
 				x, y = res.Curve("trainset/accuracy")
 				accChart.Series = append(accChart.Series, suite.Series{Name: arm.name + " train", X: x, Y: y})
 				x, y = res.Curve("trainset/loss")
 				lossChart.Series = append(lossChart.Series, suite.Series{Name: arm.name, X: x, Y: y})
-				collapseChart.Series = append(collapseChart.Series, suite.Series{Name: arm.name, X: cc.steps, Y: cc.fractions})
+				collapseChart.Series = append(collapseChart.Series, suite.Series{Name: arm.name, X: mon.steps, Y: mon.fractions})
+			}
+			if task.Stop != (grokStop{}) {
+				stops = append(stops, fmt.Sprintf("  %s seed %d: stopped at step %d, %s", arm.name, s+1, res.Steps, reason))
 			}
 		}
 		msMean, _ := suite.MeanStd(ms)
+		maxRun := 0
+		for _, v := range stepsRun {
+			maxRun = max(maxRun, int(v))
+		}
 		for _, m := range []struct {
 			name string
 			vals []float64
 		}{{"steps_to_90", to90}, {"accuracy", finalTest}, {"train_accuracy", finalTrain}, {"zero_loss_fraction", zeroLoss}} {
-			row := suite.Row("grokking", taskName, arm.name, m.name, m.vals, msMean, steps)
+			row := suite.Row("grokking", taskName, arm.name, m.name, m.vals, msMean, maxRun)
 			row.Extra["per_seed"] = jsonSafe(m.vals) // "never" (NaN) is null in JSON
 			row.Extra["note"] = arm.note
 			row.Extra["train_fraction"] = trainFrac
 			row.Extra["half"] = task.Purpose
+			row.Extra["step_budget"] = steps
+			row.Extra["steps_run"] = stepsRun
+			row.Extra["stop_reason"] = reasons
+			if arm.name != task.Stop.Reference && task.Stop.CollapseEvals > 0 {
+				row.Extra["reference_accuracy_at_stop"] = jsonSafe(refAtStop)
+			}
 			if m.name == "accuracy" {
 				row.Extra["curve_seed1"] = curve
 			}
@@ -266,12 +409,16 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 		mtr, _ := suite.MeanStd(finalTrain)
 		m90, _ := suite.MeanStd(to90)
 		mz, _ := suite.MeanStd(zeroLoss)
-		lines = append(lines, fmt.Sprintf("%-18s %12s %10.3f %10.3f %12.3f %8.1f", arm.name, fmtSteps(m90), mtr, mt, mz, msMean))
+		mr, _ := suite.MeanStd(stepsRun)
+		lines = append(lines, fmt.Sprintf("%-18s %12s %10.3f %10.3f %12.3f %9.0f %8.1f", arm.name, fmtSteps(m90), mtr, mt, mz, mr, msMean))
 	}
-	opts.Logf("\nGrokking (%s half): (a + b) mod %d, %.0f%% train, MLP %d-%d-%d-%d without biases, full batch, lr 0.01, no weight decay, %d steps, %d seed(s)",
+	opts.Logf("\nGrokking (%s half): (a + b) mod %d, %.0f%% train, MLP %d-%d-%d-%d without biases, full batch, lr 0.01, no weight decay, up to %d steps, %d seed(s)",
 		task.Purpose, p, 100*trainFrac, 2*p, hidden, hidden, p, steps, seeds)
-	opts.Logf("%-18s %12s %10s %10s %12s %8s", "arm", "test>=90% at", "train acc", "test acc", "zero-loss fr", "ms/step")
+	opts.Logf("%-18s %12s %10s %10s %12s %9s %8s", "arm", "test>=90% at", "train acc", "test acc", "zero-loss fr", "steps run", "ms/step")
 	opts.Logf("%s", strings.Join(lines, "\n"))
+	if len(stops) > 0 {
+		opts.Logf("%s", strings.Join(stops, "\n"))
+	}
 	if path := opts.PlotPath("grokking", "accuracy_"+taskName); path != "" {
 		accChart.Title = fmt.Sprintf("Grokking (a+b) mod %d, %.0f%% train: accuracy", p, 100*trainFrac)
 		accChart.XLabel, accChart.YLabel = "step", "accuracy"
