@@ -92,7 +92,8 @@ func bcSettingsOf(cfg Config) (bcSettings, error) {
 // validation loss is computed every eval_every steps and training stops after `patience`
 // validations without improvement, returning the parameters of the best validation; with one
 // trajectory it trains for `steps` steps. BC uses no environment steps (Result.EnvSteps = 0);
-// progress is called with 0 at the end. Parameters: see BCParams.
+// progress is called with 0 at the end. Parameters: see BCParams. The networks run on
+// cfg.Backend (train/backend.Default when nil).
 //
 // It is the BC baseline of the AILBoost paper (Chang et al., ICLR 2024, §6: "behavior cloning
 // ... trained with supervised learning on the expert demonstrations"); the loss choices are
@@ -105,9 +106,11 @@ func BC(ctx context.Context, demos *Demos, cfg Config, progress func(envSteps in
 	if err != nil {
 		return nil, err
 	}
-	be, err := backend.Default()
-	if err != nil {
-		return nil, err
+	be := cfg.Backend
+	if be == nil {
+		if be, err = backend.Default(); err != nil {
+			return nil, err
+		}
 	}
 	spec := demos.Spec
 	if spec.CatObs > 0 {
