@@ -1,0 +1,3 @@
+package main
+
+import _ "github.com/moeboost/moeboost/examples/bench/imitation"
