@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // GoMLX's graph-building style
 	"github.com/gomlx/gomlx/core/tensors"
@@ -383,7 +384,9 @@ func (m adversarial) train(ctx context.Context, demos *Demos, cfg Config, progre
 	}
 	rounds := (cfg.EnvSteps - p.SeedSteps) / p.Samples
 	var lastLoss, lastPen float64
+	var secCollect, secDisc, secSAC float64
 	for t := 0; t < rounds; t++ {
+		t0 := time.Now()
 		snap, err := agent.snapshot()
 		if err != nil {
 			return nil, err
@@ -393,6 +396,8 @@ func (m adversarial) train(ctx context.Context, demos *Demos, cfg Config, progre
 			return nil, err
 		}
 		weights = boostWeights(weights, p.Eta)
+		t1 := time.Now()
+		secCollect += t1.Sub(t0).Seconds()
 		// Discriminator.
 		b := p.DiscBatch
 		xeB := make([]float32, b*disc.inDim)
@@ -415,11 +420,14 @@ func (m adversarial) train(ctx context.Context, demos *Demos, cfg Config, progre
 		if err := relabel(rb, disc); err != nil {
 			return nil, err
 		}
+		t2 := time.Now()
+		secDisc += t2.Sub(t1).Seconds()
 		// Policy updates.
 		nUpd := int(math.Round(float64(p.Samples) * p.UpdatesPerStep))
 		if err := agent.updateMany(rb, nUpd, rng); err != nil {
 			return nil, err
 		}
+		secSAC += time.Since(t2).Seconds()
 		if cfg.EvalEvery > 0 && cfg.EvalEpisodes > 0 && ((t+1)*p.Samples)%cfg.EvalEvery < p.Samples {
 			pol, err := m.policy(agent, snaps, weights, p, spec)
 			if err != nil {
@@ -445,6 +453,9 @@ func (m adversarial) train(ctx context.Context, demos *Demos, cfg Config, progre
 		return nil, err
 	}
 	res.Policy = pol
+	if mix, ok := pol.(*mixturePolicy); ok {
+		res.Last = mix.members[len(mix.members)-1]
+	}
 	res.EnvSteps = steps
 	res.Extra["disc_loss"] = lastLoss
 	res.Extra["grad_penalty"] = lastPen
@@ -452,6 +463,9 @@ func (m adversarial) train(ctx context.Context, demos *Demos, cfg Config, progre
 	res.Extra["sac_updates"] = float64(agent.updates)
 	res.Extra["disc_updates"] = float64(disc.updates)
 	res.Extra["expert_rows"] = float64(ne)
+	res.Extra["seconds_collect"] = secCollect
+	res.Extra["seconds_discriminator"] = secDisc
+	res.Extra["seconds_policy_updates"] = secSAC
 	return res, nil
 }
 

@@ -61,6 +61,9 @@ type Method func(ctx context.Context, demos *Demos, cfg Config, progress func(en
 type Result struct {
 	// Policy is the learned policy (a Mixture for AILBoost).
 	Policy Policy
+	// Last is the newest learner alone when Policy is a mixture (nil otherwise), so the
+	// mixture's effect can be told apart from the learner's.
+	Last Policy
 	// EnvSteps is the number of environment steps used (0 for behaviour cloning).
 	EnvSteps int
 	// Curve holds evaluation points taken during training (may be empty).
