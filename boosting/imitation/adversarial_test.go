@@ -250,3 +250,63 @@ func TestActionMaps(t *testing.T) {
 	}
 	require.Equal(t, []float32{1}, e.fromEnv(0, []float32{7}))
 }
+
+// A tiny run of every adversarial method on a discrete and a continuous environment: the
+// bookkeeping (learners, updates, curve, mixture weights) is what the loop promises.
+func TestAdversarialTinyRuns(t *testing.T) {
+	for _, env := range []string{"cartpole-v1", "pendulum-v1"} {
+		spec, err := envs.SpecOf(env)
+		require.NoError(t, err)
+		pol := constPolicy{}
+		if !spec.Discrete() {
+			pol.u = []float32{0.5}
+		}
+		demos, err := Collect(env, pol, 1, 3)
+		require.NoError(t, err)
+		for _, name := range []string{"ailboost", "dac", "gail"} {
+			t.Run(env+"/"+name, func(t *testing.T) {
+				m, err := Get(name)
+				require.NoError(t, err)
+				params := map[string]float64{"n_samples": 100, "seed_steps": 100, "disc_iter": 3, "disc_batch": 16,
+					"batch": 32, "updates_per_step": 0.1}
+				res, err := m(context.Background(), demos, Config{Backend: backend.MustDefault(), Seed: 5, EnvSteps: 400,
+					Hidden: []int{16, 16}, EvalEvery: 100, EvalEpisodes: 1, Params: params}, nil)
+				require.NoError(t, err)
+				require.Equal(t, 400, res.EnvSteps)
+				require.Equal(t, 30.0, res.Extra["sac_updates"]) // 3 rounds x 100 x 0.1
+				require.Equal(t, 9.0, res.Extra["disc_updates"])
+				require.Len(t, res.Curve, 3)
+				rets, err := Evaluate(env, res.Policy, 2, 9)
+				require.NoError(t, err)
+				require.Len(t, rets, 2)
+				mix, isMix := res.Policy.(Mixture)
+				require.Equal(t, name == "ailboost", isMix)
+				if isMix {
+					require.Len(t, mix.Members(), 4) // three rounds plus the final actor
+					w := mix.Weights()
+					require.IsNonDecreasing(t, w) // the official sorted weights
+					sum := 0.0
+					for _, x := range w {
+						sum += x
+					}
+					require.InDelta(t, 1, sum, 1e-12)
+					require.NotNil(t, res.Last)
+				} else {
+					require.Nil(t, res.Last)
+				}
+				// Actions stay inside the environment's bounds.
+				obs := make([]float32, 3*spec.NumObs)
+				d, u, err := res.Policy.Act(obs, 3, rand.New(rand.NewPCG(1, 1)), false)
+				require.NoError(t, err)
+				if spec.Discrete() {
+					require.Len(t, d, 3)
+				} else {
+					require.Len(t, u, 3)
+					for _, x := range u {
+						require.LessOrEqual(t, math.Abs(float64(x)), 2.0)
+					}
+				}
+			})
+		}
+	}
+}
