@@ -103,7 +103,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Envs, c.envs)
 	require.Equal(t, DemoCounts, c.demos)
-	require.Equal(t, 3, c.seeds)
+	require.Equal(t, 2, c.seeds)
 	require.Equal(t, im.DefaultExpertCache(), c.cacheDir)
 
 	t.Setenv("MOEBOOST_IMITATION_ENVS", "Pendulum-v1")
