@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	glayers "github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/moeboost/moeboost/internal/fastgrad"
 	"github.com/moeboost/moeboost/train"
 )
 
@@ -84,7 +85,7 @@ func SelfAttentionWith(scope *model.Scope, x *graph.Node, cfg AttentionConfig) *
 	if causal {
 		scores = graph.Where(keep, scores, graph.Scalar(x.Graph(), x.DType(), math.Inf(-1)))
 	}
-	p := graph.Softmax(scores, -1)                                            // Eq. (1)
+	p := fastgrad.Softmax(scores, -1)                                         // Eq. (1)
 	o := graph.DotGeneral(p, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, H, S, d_h]
 	o = graph.Reshape(graph.TransposeAllAxes(o, 0, 2, 1, 3), b, s, d)         // [B, S, d]
 	out := scope.In("out")

@@ -11,7 +11,10 @@
 //
 //   - DotGeneral: each gradient is built with the operand order whose output is already in the
 //     input's axis order, so no Transpose is emitted in the common cases (dense layers, batched
-//     expert matmuls, attention), and an identity permutation is never emitted.
+//     expert matmuls, attention), and an identity permutation is never emitted. When the lhs of
+//     the gradient product is not in the matmul layout (a weight gradient Xᵀ·dY contracts the
+//     token axis of both), only the lhs is transposed, explicitly: left to itself the backend
+//     would transpose both operands.
 //   - BroadcastInDim: when the broadcast axes to sum over are the leading or the trailing ones,
 //     the sum is a dot product with a ones vector.
 //   - Max and Min (ReLU is Max(x, 0)): GoMLX routes the gradient with Sign(Sign(x-y)+1), and the
@@ -19,6 +22,9 @@
 //     indicators are computed branch-free as ceil(m/(m+1e-30)), m = min(max(d, 0), 1), exact for
 //     every finite input, denormals included; ties go where GoMLX sends them (Max: the first
 //     operand, Min: the second).
+//   - Softmax (this package's, used by layers' attention): the backend's fused softmax forward
+//     with the closed-form gradient p ⊙ (v − Σ p ⊙ v), instead of graph.Softmax's gradient
+//     through a second, decomposed softmax (see Softmax).
 //
 // Anything else (non-default DotGeneral accumulation dtypes, dot products without free axes,
 // broadcasts over interleaved axes, or a GoMLX version whose node layout this package does not
@@ -57,12 +63,16 @@ func Install() {
 	graph.VJPRegistration[graph.NodeTypeBroadcastInDim] = broadcastVJP
 	graph.VJPRegistration[graph.NodeTypeMax] = minMaxVJP
 	graph.VJPRegistration[graph.NodeTypeMin] = minMaxVJP
+	graph.VJPRegistration[graph.NodeTypeFusedSoftmax] = softmaxVJP
 }
 
 // Uninstall restores GoMLX's own rules (for tests and comparisons).
 func Uninstall() {
 	for t, vjp := range originals {
 		graph.VJPRegistration[t] = vjp
+	}
+	if _, ok := originals[graph.NodeTypeFusedSoftmax]; !ok {
+		delete(graph.VJPRegistration, graph.NodeTypeFusedSoftmax)
 	}
 }
 
@@ -239,9 +249,9 @@ func grad(this *graph.Node, T dotAxes, v *graph.Node, vBatch, vThis, vOther []in
 	var g *graph.Node
 	order := orderA
 	if costB < costA {
-		g, order = graph.DotGeneral(other, O.cross, O.batch, v, vOther, vBatch), orderB
+		g, order = dotLHSInLayout(other, O.cross, O.batch, v, vOther, vBatch), orderB
 	} else {
-		g = graph.DotGeneral(v, vOther, vBatch, other, O.cross, O.batch)
+		g = dotLHSInLayout(v, vOther, vBatch, other, O.cross, O.batch)
 	}
 	if isIdentity(order) {
 		return g
@@ -251,6 +261,23 @@ func grad(this *graph.Node, T dotAxes, v *graph.Node, vBatch, vThis, vOther []in
 		perm[axis] = pos
 	}
 	return graph.TransposeAllAxes(g, perm...)
+}
+
+// dotLHSInLayout is DotGeneral(lhs, lc, lb, rhs, rc, rb), with lhs first transposed to
+// [batch..., free..., contracting...] when its axes are not in the backend's matmul layout.
+// The backend transposes such an lhs with the same permutation anyway, but it then also
+// transposes the rhs to its [batch, free, contracting] layout even when the rhs was already in
+// the [batch, contracting, free] layout its matmul takes: a weight gradient Xᵀ·dY (contracting
+// the token axis of both) moved both activations through the slow generic transpose, now only
+// one. The product is unchanged (same kernel, same summation order).
+func dotLHSInLayout(lhs *graph.Node, lc, lb []int, rhs *graph.Node, rc, rb []int) *graph.Node {
+	if matmulSide(lhs.Rank(), lc, lb, true) || !matmulSide(rhs.Rank(), rc, rb, false) {
+		return graph.DotGeneral(lhs, lc, lb, rhs, rc, rb)
+	}
+	free := freeAxes(lhs.Rank(), lb, lc)
+	perm := slices.Concat(lb, free, lc) // perm[new axis] = old axis.
+	nb, nf := len(lb), len(free)
+	return graph.DotGeneral(graph.TransposeAllAxes(lhs, perm...), iota(nb+nf, len(lc)), iota(0, nb), rhs, rc, rb)
 }
 
 // layoutCost estimates how many elements the Go backend transposes to run
