@@ -140,3 +140,19 @@ func BenchmarkMoEBlockStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDispatch times the routing, dispatch and combine of the step-speed MoE (2048
+// tokens, d 128, top-2 of 4, capacity factor 1.25) with linear experts, forward and backward:
+// the cost the MoE block adds to a dense block besides its expert FLOPs.
+func BenchmarkDispatch(b *testing.B) {
+	x := randTensor(2048, 128)
+	cfg := stepSpeedConfig().Defaults()
+	benchExec(b, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		logits := routerLinear(scope.In("router"), x, cfg.NumExperts, false)
+		r := Route(logits, cfg, cfg.NumExperts)
+		r.Assign(capacity(2048, cfg.TopK, cfg.NumExperts, cfg.CapacityFactor, cfg.MinCapacity), cfg)
+		y := Dispatch(scope, x, r, func(_ *model.Scope, buf *graph.Node) *graph.Node { return graph.MulScalar(buf, 2) }, false)
+		loss := graph.ReduceAllSum(graph.Mul(y, y))
+		return graph.Gradient(loss, x)[0]
+	}, x)
+}
