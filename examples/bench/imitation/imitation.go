@@ -430,6 +430,10 @@ func summarize(opts suite.Options, tasks []*task, methods []string, out []outcom
 				ms = 1000 * secs / steps
 			}
 			nr, rr := rows(t, m, perSeed, ms, int(steps))
+			if cv := curve(m, t, g); len(cv.X) > 0 {
+				// The training curve (mean over seeds) of the plot, for the JSON reader.
+				nr.Extra["curve_env_steps"], nr.Extra["curve_normalized_return"] = cv.X, cv.Y
+			}
 			for _, r := range []*suite.Result{&nr, &rr} {
 				r.Extra["train_seconds"] = secs
 				r.Extra["eval_episodes"] = FinalEpisodes
@@ -527,12 +531,12 @@ func plots(opts suite.Options, tasks []*task, methods []string, g map[string]map
 		}
 		var charts []suite.Chart
 		for _, t := range byEnv[env] {
-			var series []suite.Series
+			var curves []suite.Series
 			xmax := 0.0
 			for _, m := range methods {
 				s := curve(m, t, g[env][t.demos][m])
 				if len(s.X) > 0 {
-					series = append(series, s)
+					curves = append(curves, s)
 					xmax = max(xmax, s.X[len(s.X)-1])
 				}
 			}
@@ -542,6 +546,8 @@ func plots(opts suite.Options, tasks []*task, methods []string, g map[string]map
 			flat := func(label string, y float64) suite.Series {
 				return suite.Series{Name: label, X: []float64{0, xmax}, Y: []float64{y, y}}
 			}
+			// Reference lines first, so the learning curves are drawn over them.
+			series := []suite.Series{flat("expert", 1), flat("random", 0)}
 			if bc := g[env][t.demos]["bc"]; len(bc) > 0 {
 				var ys []float64
 				for _, o := range bc {
@@ -549,7 +555,7 @@ func plots(opts suite.Options, tasks []*task, methods []string, g map[string]map
 				}
 				series = append(series, flat("bc (final)", mean(ys)))
 			}
-			series = append(series, flat("expert", 1), flat("random", 0))
+			series = append(series, curves...)
 			charts = append(charts, suite.Chart{Title: fmt.Sprintf("%s, %d demonstration(s)", envID(env), t.demos),
 				XLabel: "environment steps", YLabel: "normalized return", Series: series})
 		}
