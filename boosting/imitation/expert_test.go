@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/moeboost/moeboost/boosting/rl"
+	"github.com/moeboost/moeboost/train/backend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -71,4 +75,71 @@ func TestExpertDemosCache(t *testing.T) {
 	require.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("\n")))
 	_, err = readExpert(files[0])
 	require.NoError(t, err, "the regenerated cache decodes")
+}
+
+// TestExpertPolicyActs checks the expert wrapper on an untrained network agent: deterministic
+// actions are the argmax (discrete) or the clipped mean (continuous) of the policy head on the
+// frozen-normalized observations; stochastic discrete actions follow the softmax.
+func TestExpertPolicyActs(t *testing.T) {
+	for _, env := range []string{"acrobot-v1", "pendulum-v1"} {
+		t.Run(env, func(t *testing.T) {
+			cfg, err := ExpertConfig(env)
+			require.NoError(t, err)
+			cfg.Backend = backend.MustDefault()
+			ac, err := rl.NewActorCritic(cfg)
+			require.NoError(t, err)
+			spec := ac.Spec
+			norm := rl.NewNormalizer(1, spec.NumObs, true, false, 0.99)
+			// Statistics from a few observations, then frozen.
+			d, err := Collect(env, RandomPolicy{Spec: spec}, 2, 4)
+			require.NoError(t, err)
+			norm.Obs(append([]float32(nil), d.Obs...), d.N())
+			norm.Training = false
+			p := &ExpertPolicy{AC: ac, Norm: norm}
+			n := 64
+			obs := d.Obs[:n*spec.NumObs]
+			x := append([]float32(nil), obs...)
+			norm.ObsFrozen(x)
+			z, err := ac.PolicyOutputs(rl.Obs{N: n, NumDim: spec.NumObs, Num: x})
+			require.NoError(t, err)
+			disc, cont, err := p.Act(obs, n, nil, true)
+			require.NoError(t, err)
+			pd := ac.PolicyDim
+			for i := 0; i < n; i++ {
+				if spec.Discrete() {
+					require.Equal(t, argmax32(z[i*pd:(i+1)*pd]), disc[i])
+				} else {
+					want := min(max(z[i], spec.ActionLow[0]), spec.ActionHigh[0])
+					require.Equal(t, want, cont[i])
+				}
+			}
+			_, _, err = p.Act(obs, n, nil, false)
+			require.ErrorContains(t, err, "stochastic actions need an rng")
+			_, _, err = p.Act(obs[:5], n, nil, true)
+			require.ErrorContains(t, err, "5 observation values for 64 rows")
+			if !spec.Discrete() {
+				return
+			}
+			// Sampling one row many times follows softmax(z_0).
+			const draws = 6000
+			row := make([]float32, 0, draws*spec.NumObs)
+			for i := 0; i < draws; i++ {
+				row = append(row, obs[:spec.NumObs]...)
+			}
+			a, _, err := p.Act(row, draws, rand.New(rand.NewPCG(1, 2)), false)
+			require.NoError(t, err)
+			count := make([]float64, spec.Actions)
+			for _, v := range a {
+				count[v]++
+			}
+			var s float64
+			for _, v := range z[:pd] {
+				s += math.Exp(float64(v))
+			}
+			for k := range count {
+				pk := math.Exp(float64(z[k])) / s
+				require.InDelta(t, pk*draws, count[k], 4*math.Sqrt(draws*pk*(1-pk))+1, "action %d", k)
+			}
+		})
+	}
 }
