@@ -103,7 +103,12 @@ type grokTask struct {
 }
 
 // grokStop ends an arm before its step budget once the outcome is decided; the arm's final
-// metrics are then those of the evaluation where it stopped.
+// metrics are then those of the evaluation where it stopped. The two outcomes are those of
+// Prieto, Barsbey, Mediano & Birdal, "Grokking at the Edge of Numerical Stability", ICLR 2025,
+// arXiv:2501.04697, Figure 1 and Section 3: without weight decay StableMax groks, while float32
+// softmax reaches Softmax Collapse (an example's loss rounds to exactly 0: the correct class's
+// gradient term is exactly 0, the others are tiny, and the example stops driving learning) and
+// stays far below it.
 type grokStop struct {
 	// Accuracy: an arm stops at the first evaluation whose test accuracy is at least this
 	// (it has grokked). 0 disables the rule.
@@ -348,7 +353,7 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 			}
 			reason := mon.Reason
 			if reason == "" {
-				reason = fmt.Sprintf("step budget: ran all %d steps", steps)
+				reason = fmt.Sprintf("no stop rule decided: ran all %d steps", steps)
 			}
 			reasons = append(reasons, reason)
 			stepsRun = append(stepsRun, float64(res.Steps))
@@ -374,7 +379,7 @@ func runGrokTask(ctx context.Context, opts suite.Options, task grokTask) ([]suit
 				collapseChart.Series = append(collapseChart.Series, suite.Series{Name: arm.name, X: mon.steps, Y: mon.fractions})
 			}
 			if task.Stop != (grokStop{}) {
-				stops = append(stops, fmt.Sprintf("  %s seed %d: stopped at step %d, %s", arm.name, s+1, res.Steps, reason))
+				stops = append(stops, fmt.Sprintf("  %s seed %d: %s", arm.name, s+1, reason))
 			}
 		}
 		msMean, _ := suite.MeanStd(ms)

@@ -183,7 +183,7 @@ func TestGrokTaskRows(t *testing.T) {
 		require.Equal(t, 300, r.Steps, r.Arm)
 		require.Equal(t, 300, r.Extra["step_budget"])
 		require.Equal(t, []float64{300}, r.Extra["steps_run"], r.Arm)
-		require.Equal(t, []string{"step budget: ran all 300 steps"}, r.Extra["stop_reason"], r.Arm)
+		require.Equal(t, []string{"no stop rule decided: ran all 300 steps"}, r.Extra["stop_reason"], r.Arm)
 		switch r.Metric {
 		case "train_accuracy":
 			require.Greater(t, r.Value, 0.9, r.Arm)
@@ -200,7 +200,7 @@ func TestGrokTaskRows(t *testing.T) {
 		}
 	}
 	require.Contains(t, out.String(), "Grokking (test half): (a + b) mod 11, 70% train")
-	require.Contains(t, out.String(), "softmax+adamw seed 1: stopped at step 300, step budget: ran all 300 steps")
+	require.Contains(t, out.String(), "softmax+adamw seed 1: no stop rule decided: ran all 300 steps")
 
 	task.Stop.Reference = arms[0].name
 	_, err = runGrokTask(context.Background(), opts, task)
