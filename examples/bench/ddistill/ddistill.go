@@ -82,10 +82,11 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 }
 
 func table(opts suite.Options) (*data.Table, error) {
-	if opts.DataFile != "" {
-		return opts.LoadTable(data.Classification)
+	ts, err := opts.DataOrBuiltin(data.Classification, "digits")
+	if err != nil {
+		return nil, err
 	}
-	return data.Builtin("digits")
+	return ts[0], nil
 }
 
 // toDatasets splits t 70/30 (stratified, seed) and scales features to [0, 1] by the training

@@ -41,7 +41,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -161,26 +160,11 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 	if s.Folds < 1 || s.KFold < 2 || s.Folds > s.KFold || s.Stages < 1 || s.UnitsPerStage < 1 || s.MLPSteps < 1 {
 		return nil, fmt.Errorf("gbnn bench: bad setup %+v", s)
 	}
-	var tables []*data.Table
-	if s.DataFile != "" {
-		o := opts // -data with the -header, -label, -task, -categorical and -impute flags
-		o.DataFile = s.DataFile
-		t, err := o.LoadTable(data.Auto)
-		if err != nil {
-			return nil, err
-		}
-		if t.Name == "" {
-			t.Name = strings.TrimSuffix(filepath.Base(s.DataFile), filepath.Ext(s.DataFile))
-		}
-		tables = append(tables, t)
-	} else {
-		for _, name := range s.Datasets {
-			t, err := data.Builtin(name)
-			if err != nil {
-				return nil, err
-			}
-			tables = append(tables, t)
-		}
+	o := opts // -data with the -header, -label, -task, -categorical and -impute flags
+	o.DataFile = s.DataFile
+	tables, err := o.DataOrBuiltin(data.Auto, s.Datasets...)
+	if err != nil {
+		return nil, err
 	}
 	b := opts.Backend
 	bar := suite.NewProgress(len(tables)*s.Folds*(s.Stages+2), benchName)

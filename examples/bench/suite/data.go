@@ -2,6 +2,8 @@ package suite
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/moeboost/moeboost/train/data"
 )
@@ -58,4 +60,32 @@ func ClassNamesExtra(t *data.Table) []string {
 		return nil
 	}
 	return t.ClassNames
+}
+
+// DataOrBuiltin returns the tables a benchmark runs on: the -data file alone (LoadTable with
+// task, named after the file when it has no name of its own), or else the named bundled
+// tables (data.Builtin), in order.
+func (o Options) DataOrBuiltin(task data.Task, builtins ...string) ([]*data.Table, error) {
+	if o.DataFile != "" {
+		t, err := o.LoadTable(task)
+		if err != nil {
+			return nil, err
+		}
+		if t.Name == "" {
+			t.Name = strings.TrimSuffix(filepath.Base(o.DataFile), filepath.Ext(o.DataFile))
+		}
+		return []*data.Table{t}, nil
+	}
+	if len(builtins) == 0 {
+		return nil, fmt.Errorf("no -data file and no bundled table named")
+	}
+	tables := make([]*data.Table, 0, len(builtins))
+	for _, name := range builtins {
+		t, err := data.Builtin(name)
+		if err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, nil
 }

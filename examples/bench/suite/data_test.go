@@ -66,3 +66,36 @@ func TestRunDataFlagErrors(t *testing.T) {
 		require.EqualError(t, Run(context.Background(), tc.args, &out), tc.err)
 	}
 }
+
+func TestDataOrBuiltin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pairs.csv")
+	require.NoError(t, os.WriteFile(path, []byte("x1,x2,label\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n"), 0o644))
+	for _, tc := range []struct {
+		name     string
+		file     string
+		builtins []string
+		want     []string
+		err      string
+	}{
+		{name: "bundled tables in order", builtins: []string{"iris", "digits"}, want: []string{"iris", "digits"}},
+		{name: "-data replaces the bundled tables", file: path, builtins: []string{"iris"}, want: []string{"pairs"}},
+		{name: "unknown bundled table", builtins: []string{"irises"}, err: "irises"},
+		{name: "nothing to run on", err: "no -data file and no bundled table named"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{DataFile: tc.file, Out: &bytes.Buffer{}}
+			tables, err := o.DataOrBuiltin(data.Classification, tc.builtins...)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			var names []string
+			for _, tab := range tables {
+				names = append(names, tab.Name)
+				require.Equal(t, data.Classification, tab.Task)
+			}
+			require.Equal(t, tc.want, names)
+		})
+	}
+}

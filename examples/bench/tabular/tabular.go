@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -109,26 +108,11 @@ func Run(ctx context.Context, opts suite.Options, s Setup) ([]suite.Result, erro
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	var tables []*data.Table
-	if s.DataFile != "" {
-		o := opts
-		o.DataFile = s.DataFile
-		t, err := o.LoadTable(data.Auto)
-		if err != nil {
-			return nil, err
-		}
-		if t.Name == "" {
-			t.Name = strings.TrimSuffix(filepath.Base(s.DataFile), filepath.Ext(s.DataFile))
-		}
-		tables = append(tables, t)
-	} else {
-		for _, name := range s.Datasets {
-			t, err := data.Builtin(name)
-			if err != nil {
-				return nil, err
-			}
-			tables = append(tables, t)
-		}
+	o := opts // -data with the -header, -label, -task, -categorical and -impute flags
+	o.DataFile = s.DataFile
+	tables, err := o.DataOrBuiltin(data.Auto, s.Datasets...)
+	if err != nil {
+		return nil, err
 	}
 	bar := suite.NewProgress(len(tables)*s.Folds*len(Arms), benchName)
 	defer bar.Done()
