@@ -3,11 +3,19 @@
 // comparable on any machine.
 //
 // Tasks: "mlp" (batch 256, 64-256-256-1, ReLU, Adam, MSE), "transformer-block" (pre-LN block,
-// batch 32, seq 64, d_model 128, 4 heads, FFN 256, Adam, MSE) and "moe-block" (the same block
-// with a top-2-of-4 MoE FFN, capacity factor 1.25, from package moe). Arms:
+// batch 32, seq 64, d_model 128, 4 heads, FFN 256, Adam, MSE), "moe-block" (the same block
+// with a top-2-of-4 MoE FFN, capacity factor 1.25, from package moe) and "dense-block-512"
+// (the block with a dense FFN of width 512: the MoE block's active FLOPs, so that moe-block's
+// extra "ratio_vs_dense_equal_active" measures the cost of routing and dispatch). Arms:
 // "moeboost" and "pytorch" (only when a python3 that imports torch is found; the best of 1 and
 // 2 threads), the anchor (suite.ExtraAnchor) that the report's ratio column divides by. Metric:
 // ms_per_step.
+//
+// Rounds: the machine may be shared, so the arms alternate: each round times each task in Go
+// and then in torch_ref.py (a fresh process per task), and each ratio is taken within its round. -seeds sets
+// the number of rounds (default 3, -quick 1). A row's value is the median over rounds, its
+// extra holds the per-round times ("per_round_ms") and ratios ("ratio_vs_pytorch" is the median
+// of the per-round ratios, with their min and max).
 //
 // Fairness: torch_ref.py runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in that process
 // only, see suite.ReferenceEnv), since they force OpenBLAS onto an older, slower kernel; the
@@ -21,9 +29,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -71,6 +81,12 @@ var Tasks = []Task{
 			x, _ := layers.Block(scope.In("block"), in[0], 0, BlockConfig(ffn), nil)
 			return []*graph.Node{x}
 		}},
+	{Name: "dense-block-512", Input: []int{32, 64, 128}, Target: []int{32, 64, 128}, Steps: 30, Quick: 10,
+		Model: func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			// The moe-block's active FLOPs: 2 of 4 experts of width 256 per token.
+			x, _ := layers.Block(scope.In("block"), in[0], 0, layers.BlockConfig{DModel: 128, NumHeads: 4, FFNHidden: 512, Activation: "gelu"}, nil)
+			return []*graph.Node{x}
+		}},
 }
 
 // BlockConfig is the block of the transformer-block and moe-block tasks, with ffn in the FFN
@@ -81,7 +97,7 @@ func BlockConfig(ffn layers.FFN) layers.BlockConfig {
 
 func init() {
 	suite.Register("step-speed", suite.Func{
-		Desc: "ms per training step vs PyTorch on CPU (mlp, transformer-block, moe-block)",
+		Desc: "ms per training step vs PyTorch on CPU (mlp, transformer-block, moe-block, dense-block-512), arms alternating in rounds",
 		Fn:   run,
 	})
 }
@@ -139,75 +155,173 @@ func Measure(ctx context.Context, opts suite.Options, t Task, steps int) (float6
 }
 
 func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
-	python, pyNote := FindTorchPython()
-	var names []string
-	for _, t := range Tasks {
-		names = append(names, t.Name)
+	if opts.DataFile != "" || opts.TextFile != "" {
+		opts.Logf("step-speed: -data and -text do not apply: every task times steps on a fixed random batch of its own shape")
 	}
-	var torch torchRun
+	python, pyNote := FindTorchPython()
 	if python == "" {
 		opts.Logf("step-speed: pytorch arm skipped: %s", pyNote)
 	}
-	var rows []suite.Result
-	prog := suite.NewProgress(len(Tasks), "step-speed")
+	rounds := opts.SeedsOr(3, 1)
+	torchSteps := ""
+	if opts.Quick {
+		torchSteps = "20"
+	}
+	goMs := map[string][]float64{}
+	torchMs := map[string][]float64{}
+	var torch torchRun
+	torchOK := python != ""
+	prog := suite.NewProgress(rounds*len(Tasks), "step-speed")
 	defer prog.Done()
-	for _, t := range Tasks {
+	for round := range rounds {
+		for _, t := range Tasks {
+			steps := t.Steps
+			if opts.Quick {
+				steps = t.Quick
+			}
+			ms, err := Measure(ctx, opts, t, steps)
+			if err != nil {
+				return nil, fmt.Errorf("task %s (round %d): %w", t.Name, round+1, err)
+			}
+			goMs[t.Name] = append(goMs[t.Name], ms)
+			if torchOK {
+				tr, err := runTorch(ctx, python, []string{t.Name}, torchSteps)
+				if err != nil {
+					opts.Logf("step-speed: pytorch arm failed: %v", err)
+					torchOK = false
+				} else {
+					torch = mergeTorch(torch, tr)
+					torchMs[t.Name] = append(torchMs[t.Name], bestOf(tr.Results[t.Name]))
+				}
+			}
+			prog.Add(1)
+		}
+	}
+	if torchOK {
+		opts.Logf("step-speed: pytorch %s, BLAS %s, ATen CPU capability %s (run without %s)", torch.Torch,
+			torch.blasSummary(), torch.CPUCapability, strings.Join(suite.ReferenceEnvUnset, ", "))
+	}
+	return rowsOf(opts, Tasks, goMs, torchMs, torch, python, torchOK), nil
+}
+
+// mergeTorch adds the per-task results of run b to a (the environment fields are the same for
+// every run of one process tree; b's win).
+func mergeTorch(a, b torchRun) torchRun {
+	out := b
+	out.Results, out.Steps = map[string]map[string]float64{}, map[string]int{}
+	for _, r := range []torchRun{a, b} {
+		maps.Copy(out.Results, r.Results)
+		maps.Copy(out.Steps, r.Steps)
+	}
+	return out
+}
+
+// rowsOf builds the result rows from the per-round times and logs the table: per task the
+// median over rounds and, with PyTorch, the per-round ratios (min / median / max).
+func rowsOf(opts suite.Options, tasks []Task, goMs, torchMs map[string][]float64, torch torchRun, python string, torchOK bool) []suite.Result {
+	var rows []suite.Result
+	opts.Logf("%-18s %14s %14s %22s", "task", "moeboost ms", "torch ms", "ratio min/med/max")
+	for _, t := range tasks {
 		steps := t.Steps
 		if opts.Quick {
 			steps = t.Quick
 		}
-		ms, err := Measure(ctx, opts, t, steps)
-		if err != nil {
-			return rows, fmt.Errorf("task %s: %w", t.Name, err)
+		g := goMs[t.Name]
+		row := suite.Result{Benchmark: "step-speed", Task: t.Name, Arm: "moeboost", Metric: "ms_per_step",
+			Value: median(g), Std: stdOf(g), Seeds: len(g), MsPerStep: median(g), Steps: steps,
+			Extra: map[string]any{"per_round_ms": g}}
+		if t.Name == "moe-block" && len(goMs["dense-block-512"]) == len(g) {
+			r := ratios(g, goMs["dense-block-512"])
+			row.Extra["ratio_vs_dense_equal_active"] = median(r)
+			row.Extra["ratio_vs_dense_equal_active_per_round"] = r
 		}
-		rows = append(rows, suite.Result{Benchmark: "step-speed", Task: t.Name, Arm: "moeboost", Metric: "ms_per_step",
-			Value: ms, Seeds: 1, MsPerStep: ms, Steps: steps})
-		prog.Add(1)
-	}
-	if python != "" {
-		quickSteps := ""
-		if opts.Quick {
-			quickSteps = "20"
-		}
-		var err error
-		torch, err = runTorch(ctx, python, names, quickSteps)
-		if err != nil {
-			opts.Logf("step-speed: pytorch arm failed: %v", err)
-		} else {
-			opts.Logf("step-speed: pytorch %s, BLAS %s, ATen CPU capability %s (run without %s)", torch.Torch,
-				torch.blasSummary(), torch.CPUCapability, strings.Join(suite.ReferenceEnvUnset, ", "))
-		}
-	}
-	opts.Logf("%-18s %12s %12s %12s %8s", "task", "moeboost ms", "torch 1t ms", "torch 2t ms", "ratio")
-	for _, r := range slicesClone(rows) {
-		tm := torch.Results[r.Task]
-		best := 0.0
-		for _, v := range tm {
-			if best == 0 || v < best {
-				best = v
-			}
-		}
-		ratio := "-"
-		if best > 0 {
-			ratio = fmt.Sprintf("%.2fx", r.Value/best)
-			rows = append(rows, suite.Result{Benchmark: "step-speed", Task: r.Task, Arm: "pytorch", Metric: "ms_per_step",
-				Value: best, Seeds: 1, MsPerStep: best, Steps: torch.Steps[r.Task],
-				Extra: map[string]any{"torch": torch.Torch, "ms_1_thread": tm["1"], "ms_2_threads": tm["2"], "python": python,
-					"blas": torch.blasSummary(), "blas_info": torch.BLAS, "cpu_capability": torch.CPUCapability,
+		ratioText := "-"
+		tm := torchMs[t.Name]
+		if torchOK && len(tm) == len(g) {
+			r := ratios(g, tm)
+			row.Extra["ratio_vs_pytorch"] = median(r)
+			row.Extra["ratio_vs_pytorch_min"] = slices.Min(r)
+			row.Extra["ratio_vs_pytorch_max"] = slices.Max(r)
+			row.Extra["ratio_vs_pytorch_per_round"] = r
+			ratioText = fmt.Sprintf("%.2f/%.2f/%.2fx", slices.Min(r), median(r), slices.Max(r))
+			last := torch.Results[t.Name]
+			rows = append(rows, row, suite.Result{Benchmark: "step-speed", Task: t.Name, Arm: "pytorch", Metric: "ms_per_step",
+				Value: median(tm), Std: stdOf(tm), Seeds: len(tm), MsPerStep: median(tm), Steps: torch.Steps[t.Name],
+				Extra: map[string]any{"torch": torch.Torch, "per_round_ms": tm, "ms_1_thread": last["1"], "ms_2_threads": last["2"],
+					"python": python, "blas": torch.blasSummary(), "blas_info": torch.BLAS, "cpu_capability": torch.CPUCapability,
 					"env_unset": suite.ReferenceEnvUnset, "env_unset_values": suite.UnsetReferenceEnv(),
 					"openblas_env_seen": torch.OpenBLASEnv}}.AsAnchor())
-			for i := range rows {
-				if rows[i].Task == r.Task && rows[i].Arm == "moeboost" {
-					rows[i].Extra = map[string]any{"ratio_vs_pytorch": r.Value / best}
-				}
-			}
+		} else {
+			rows = append(rows, row)
 		}
-		opts.Logf("%-18s %12.3f %12.3f %12.3f %8s", r.Task, r.Value, tm["1"], tm["2"], ratio)
+		opts.Logf("%-18s %14s %14s %22s", t.Name, minMed(g), minMed(tm), ratioText)
 	}
-	return rows, nil
+	if m, ok := rowExtra(rows, "moe-block", "ratio_vs_dense_equal_active"); ok {
+		opts.Logf("step-speed: moe-block / dense-block-512 (equal active FLOPs) %.2fx (median of per-round ratios)", m)
+	}
+	return rows
 }
 
-func slicesClone(r []suite.Result) []suite.Result { return append([]suite.Result(nil), r...) }
+func rowExtra(rows []suite.Result, task, key string) (float64, bool) {
+	for _, r := range rows {
+		if r.Task == task && r.Arm == "moeboost" {
+			v, ok := r.Extra[key].(float64)
+			return v, ok
+		}
+	}
+	return 0, false
+}
+
+// bestOf is the smallest positive time of a torch task over its thread counts (0 if none).
+func bestOf(byThreads map[string]float64) float64 {
+	best := 0.0
+	for _, v := range byThreads {
+		if v > 0 && (best == 0 || v < best) {
+			best = v
+		}
+	}
+	return best
+}
+
+// ratios returns a[i]/b[i].
+func ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func stdOf(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	_, s := suite.MeanStd(xs)
+	return s
+}
+
+// minMed formats "min / median" of per-round times ("-" when empty, the value alone for one round).
+func minMed(xs []float64) string {
+	switch len(xs) {
+	case 0:
+		return "-"
+	case 1:
+		return fmt.Sprintf("%.3f", xs[0])
+	}
+	return fmt.Sprintf("%.2f/%.2f", slices.Min(xs), median(xs))
+}
 
 // FindTorchPython returns the first python interpreter that imports torch, or "" and why not
 // (see suite.FindPython).

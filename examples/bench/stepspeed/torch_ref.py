@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of moeboost's step-speed benchmark: the same training steps, on CPU.
 
-Usage: torch_ref.py [--tasks mlp,transformer-block,moe-block] [--steps N] [--warmup W] [--threads 1,2]
+Usage: torch_ref.py [--tasks mlp,transformer-block,moe-block,dense-block-512] [--steps N] [--warmup W] [--threads 1,2]
 Prints one JSON object: {"torch": version, "results": {task: {threads: ms_per_step}}, "steps": {task: N},
 "blas": [threadpoolctl's threadpool_info() entries of the BLAS libraries loaded], "cpu_capability":
 the ATen kernel level, "openblas_env": the OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE this process saw}.
@@ -81,9 +81,11 @@ class MoE(nn.Module):
         return y.reshape(self.k, n, d).sum(0).reshape(b, s, d)
 
 
-def block_step(moe):
-    d, heads, ffn = 128, 4, 256
-    block = Block(d, heads, ffn, MoE(d, ffn) if moe else None)
+def block_step(moe, ffn=256):
+    # ffn is the dense FFN width (512 in "dense-block-512": the MoE block's active FLOPs); the
+    # MoE's experts are 256 wide.
+    d, heads = 128, 4
+    block = Block(d, heads, ffn, MoE(d, 256) if moe else None)
     opt = torch.optim.Adam(block.parameters(), lr=1e-3)
     x, y = torch.randn(32, 64, d), torch.randn(32, 64, d)
 
@@ -95,7 +97,8 @@ def block_step(moe):
     return step
 
 
-TASKS = {"mlp": mlp_step, "transformer-block": lambda: block_step(False), "moe-block": lambda: block_step(True)}
+TASKS = {"mlp": mlp_step, "transformer-block": lambda: block_step(False), "moe-block": lambda: block_step(True),
+         "dense-block-512": lambda: block_step(False, 512)}
 
 
 def blas_info():
