@@ -99,7 +99,7 @@ func (c BlockConfig) normalize(scope *model.Scope, x *graph.Node) *graph.Node {
 	if c.Norm == "rms" {
 		return norm.RMSNorm(scope, x).Done()
 	}
-	return norm.LayerNorm(scope, x, -1).Epsilon(1e-5).Done()
+	return LayerNorm(scope, x, 1e-5)
 }
 
 // Block applies one transformer block to x [batch, seq, d] and returns the new residual stream

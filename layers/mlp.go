@@ -106,7 +106,7 @@ func MLP(scope *model.Scope, x *graph.Node, cfg MLPConfig) *graph.Node {
 		x = glayers.Dense(s, x, !cfg.NoBias, h)
 		switch cfg.Norm {
 		case "layer":
-			x = norm.LayerNorm(s, x, -1).Done()
+			x = LayerNorm(s, x, model.GetParamOr(s, norm.ParamLayerNormEpsilon, 1e-3))
 		case "rms":
 			x = norm.RMSNorm(s, x).Done()
 		}

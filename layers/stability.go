@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -76,8 +75,7 @@ func sliceLast(rank, from, to int) []graph.SliceAxisSpec {
 // q = LN(x W_q), k = LN(x W_k), logits = q·kᵀ/√d_h; it bounds attention-logit growth.
 // Epsilon 1e-6 (Flax's LayerNorm default, the paper's framework).
 func QKLayerNorm(scope *model.Scope, q, k *graph.Node) (*graph.Node, *graph.Node) {
-	return norm.LayerNorm(scope.In("q_norm"), q, -1).Epsilon(1e-6).Done(),
-		norm.LayerNorm(scope.In("k_norm"), k, -1).Epsilon(1e-6).Done()
+	return LayerNorm(scope.In("q_norm"), q, 1e-6), LayerNorm(scope.In("k_norm"), k, 1e-6)
 }
 
 // DeepNormAlpha and DeepNormBeta are GLM-130B's DeepNorm constants for n transformer layers:

@@ -6,7 +6,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	glayers "github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/layers"
 	"github.com/moeboost/moeboost/train"
@@ -147,7 +146,7 @@ func reportRouting(pre string, r *Routing) {
 // layerNorm is the LayerNorm LN_a owned by an MoE layer (eps 1e-5, PyTorch's default), with
 // variables under scope/ln_a.
 func layerNorm(scope *model.Scope, x *graph.Node) *graph.Node {
-	return norm.LayerNorm(scope.In("ln_a"), x, -1).Epsilon(1e-5).Done()
+	return layers.LayerNorm(scope.In("ln_a"), x, 1e-5)
 }
 
 // NewSMoE returns a sparse MoE feed-forward layer (token-choice top-k routing, capacity

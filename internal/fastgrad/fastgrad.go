@@ -25,6 +25,8 @@
 //   - Softmax (this package's, used by layers' attention): the backend's fused softmax forward
 //     with the closed-form gradient p ⊙ (v − Σ p ⊙ v), instead of graph.Softmax's gradient
 //     through a second, decomposed softmax (see Softmax).
+//   - LayerNorm (this package's, used by layers.LayerNorm): likewise, the fused layer norm with
+//     its closed-form gradient (see LayerNorm).
 //
 // Anything else (non-default DotGeneral accumulation dtypes, dot products without free axes,
 // broadcasts over interleaved axes, or a GoMLX version whose node layout this package does not
@@ -64,6 +66,7 @@ func Install() {
 	graph.VJPRegistration[graph.NodeTypeMax] = minMaxVJP
 	graph.VJPRegistration[graph.NodeTypeMin] = minMaxVJP
 	graph.VJPRegistration[graph.NodeTypeFusedSoftmax] = softmaxVJP
+	graph.VJPRegistration[graph.NodeTypeFusedLayerNorm] = layerNormVJP
 }
 
 // Uninstall restores GoMLX's own rules (for tests and comparisons).
@@ -71,8 +74,10 @@ func Uninstall() {
 	for t, vjp := range originals {
 		graph.VJPRegistration[t] = vjp
 	}
-	if _, ok := originals[graph.NodeTypeFusedSoftmax]; !ok {
-		delete(graph.VJPRegistration, graph.NodeTypeFusedSoftmax)
+	for _, t := range []graph.NodeType{graph.NodeTypeFusedSoftmax, graph.NodeTypeFusedLayerNorm} {
+		if _, ok := originals[t]; !ok {
+			delete(graph.VJPRegistration, t)
+		}
 	}
 }
 
