@@ -71,8 +71,9 @@ var (
 // FullSteps and QuickSteps are the adversarial methods' environment-step budgets, sized by
 // measurement: one adversarial run cost 3.9 ms per environment step alone on the shared
 // 2-vCPU machine (AILBoost, CartPole, 3,000 steps) and 11-17 ms with two runs in parallel under
-// load, so the full grid (54 adversarial runs) at 5,000 steps is about 10 minutes on an idle
-// machine; the quick budget is the smallest the adversarial methods accept with their
+// load. Measured: the Pendulum-v1 third of the full grid (18 adversarial and 6 bc runs) took
+// 11 min at a load average of 7 on the shared machine, so the whole full grid takes about
+// 30 minutes under that load (an estimated 10-12 on an idle 2-core machine); the quick budget is the smallest the adversarial methods accept with their
 // defaults (1,000 random seed steps plus one round of 1,000 samples) plus a half round.
 // MOEBOOST_IMITATION_STEPS sets a larger budget for a longer run.
 var (
