@@ -314,6 +314,11 @@ func writeExpert(path string, e *Expert) error {
 	if err != nil {
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes it 0600; a cache is shareable
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		f.Close()
 		os.Remove(f.Name())
