@@ -95,7 +95,7 @@ type Config struct {
 	Params map[string]float64
 }
 
-var methods = registry.NewKind[Method]("imitation_methods")
+var methods = registry.NewKind[Method]("imitation_method")
 
 // Register adds an imitation method under name from an init function; it panics on a
 // duplicate name.
