@@ -28,7 +28,12 @@
 // of their training evaluations vs environment steps, mean over seeds; bc, expert and random
 // as flat lines) go to -plot DIR as imitation-<env>.png, one chart per demo count.
 //
-// Budgets: full mode 2 seeds, EnvSteps per environment in FullSteps; -quick runs CartPole-v1
+// AILBoost's rows are its mixture (the official boosted_eval); the arm "ailboost-last" is the
+// mixture's newest learner alone on the same fresh episodes.
+//
+// Budgets: full mode 2 seeds, EnvSteps per environment in FullSteps (the adversarial learners
+// reach the expert's level on Acrobot and Pendulum near 10,000 steps and are still improving
+// on CartPole at 15,000 in single runs of 2026-12-05); -quick runs CartPole-v1
 // only with 1 and 4 demonstrations, 1 seed and QuickSteps. Settings (the runner has no
 // per-benchmark flags): MOEBOOST_IMITATION_ENVS (e.g. "pendulum-v1"), MOEBOOST_IMITATION_DEMOS
 // (e.g. "1,16"), MOEBOOST_IMITATION_METHODS (adversarial methods, e.g. "ailboost,gail"),
@@ -45,6 +50,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +74,9 @@ var (
 	Adversarial = []string{"ailboost", "dac", "gail"}
 )
 
+// LastSuffix names the arm of a mixture method's newest learner alone (AILBoost's Result.Last).
+const LastSuffix = "-last"
+
 // FullSteps and QuickSteps are the adversarial methods' environment-step budgets, sized by
 // measurement: one adversarial run cost 3.9 ms per environment step alone on the shared
 // 2-vCPU machine (AILBoost, CartPole, 3,000 steps) and 11-17 ms with two runs in parallel under
@@ -77,7 +86,7 @@ var (
 // defaults (1,000 random seed steps plus one round of 1,000 samples) plus a half round.
 // MOEBOOST_IMITATION_STEPS sets a larger budget for a longer run.
 var (
-	FullSteps  = map[string]int{"cartpole-v1": 5_000, "acrobot-v1": 5_000, "pendulum-v1": 5_000}
+	FullSteps  = map[string]int{"cartpole-v1": 15_000, "acrobot-v1": 10_000, "pendulum-v1": 10_000}
 	QuickSteps = map[string]int{"cartpole-v1": 2_500, "acrobot-v1": 2_500, "pendulum-v1": 2_500}
 )
 
@@ -219,8 +228,10 @@ type outcome struct {
 	job
 	res     *im.Result
 	returns []float64 // final policy, FinalEpisodes fresh episodes
-	seconds float64
-	err     error
+	// lastReturns: the newest learner alone when the policy is a mixture (else nil).
+	lastReturns []float64
+	seconds     float64
+	err         error
 }
 
 func runWith(ctx context.Context, opts suite.Options, c config) ([]suite.Result, error) {
@@ -355,6 +366,15 @@ func runJob(ctx context.Context, j job, c config, be compute.Backend) outcome {
 	o.returns, err = im.Evaluate(j.t.env, res.Policy, FinalEpisodes, freshSeed(j.seed))
 	if err != nil {
 		o.err = fmt.Errorf("imitation: %s %s seed %d: final evaluation: %w", j.t.name(), j.method, j.seed, err)
+		return o
+	}
+	if res.Last != nil {
+		// The newest learner alone, on the same fresh episodes: tells the mixture's effect
+		// apart from the learner's.
+		o.lastReturns, err = im.Evaluate(j.t.env, res.Last, FinalEpisodes, freshSeed(j.seed))
+		if err != nil {
+			o.err = fmt.Errorf("imitation: %s %s seed %d: last-learner evaluation: %w", j.t.name(), j.method, j.seed, err)
+		}
 	}
 	return o
 }
@@ -450,6 +470,22 @@ func summarize(opts suite.Options, tasks []*task, methods []string, out []outcom
 			}
 			all = append(all, nr, rr)
 			table[t.name()][m] = nr
+			if g[0].lastReturns != nil {
+				last := make([]float64, len(g))
+				for i, o := range g {
+					last[i] = mean(o.lastReturns)
+				}
+				arm := m + LastSuffix
+				ln, lr := rows(t, arm, last, ms, int(steps))
+				for _, r := range []*suite.Result{&ln, &lr} {
+					r.Extra["eval"] = "the newest learner of the " + m + " mixture alone, on the same fresh episodes"
+				}
+				all = append(all, ln, lr)
+				table[t.name()][arm] = ln
+				if !slices.Contains(arms, arm) {
+					arms = append(arms, arm)
+				}
+			}
 		}
 	}
 	printTable(opts, tasks, arms, table)

@@ -42,6 +42,9 @@ func TestTinyRun(t *testing.T) {
 			require.Contains(t, log.String(), `method "`+m+`" is not registered; skipped`)
 		}
 	}
+	if _, err := im.Get("ailboost"); err == nil {
+		learners = append(learners, "ailboost"+LastSuffix) // the mixture's newest learner alone
+	}
 	arms := append([]string{"expert", "random"}, learners...)
 	require.Len(t, rows, 2*len(arms))
 	byArm := map[string]map[string]suite.Result{}
@@ -79,6 +82,9 @@ func TestTinyRun(t *testing.T) {
 		require.InDelta(t, want, n.Value, 1e-9, a)
 		// CartPole returns are whole steps: a mean of 20 episodes is a multiple of 1/20.
 		require.InDelta(t, math.Round(r.Value*FinalEpisodes), r.Value*FinalEpisodes, 1e-6, a)
+		if a == "ailboost"+LastSuffix {
+			require.Contains(t, n.Extra["eval"], "newest learner")
+		}
 		if a == "bc" {
 			require.Equal(t, 0, n.Steps)
 			require.Equal(t, 0.0, n.MsPerStep)
