@@ -167,10 +167,13 @@ func grokModel(p, hidden int) train.ModelFn {
 // its training loss reaching exactly 0 on all examples). The StableMax setting is the
 // cheapest we found where the paper's Figure 1 effect shows: p 59, fraction 0.7 (at 0.5 StableMax
 // had not moved from chance after 4k steps), lr 0.01, full batch; its test accuracy passed 0.9
-// near 15k steps in the run that chose it (2026-12-05). Its arms stop once decided (grokStop):
-// StableMax at 0.9 test accuracy, then softmax once all its training examples have been at zero
-// loss for 4 evaluations (1000 steps) with its test accuracy at most a quarter of StableMax's at
-// the same step; 18,000 steps stay the budget.
+// near 15k steps in the run that chose it (2026-12-05). The width stays the official code's
+// [200, 200]: a 128-wide MLP was only a little ahead (test accuracy 0.245 vs 0.200 at step 3,000).
+// Its arms stop once decided (grokStop): StableMax at 0.9 test accuracy, then softmax once all
+// its training examples have been at zero loss for 4 evaluations (1,000 steps) with its test
+// accuracy below a quarter of StableMax's at the same step; 18,000 steps stay the budget. In the
+// run of 2026-12-05 StableMax stopped at step 14,750 (0.909) and softmax at step 4,250 (0.033
+// against StableMax's 0.285 there): 19,000 steps instead of 36,000.
 func grokTasks() []grokTask {
 	arms := grokArms()
 	return []grokTask{
