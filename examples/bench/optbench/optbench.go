@@ -3,8 +3,10 @@
 //   - optimizers: every registered optimizer at its paper defaults (plus a small learning-rate
 //     sweep) training an MLP on digits (test accuracy) and diabetes (test RMSE), with ms/step and
 //     the optimizer-state size relative to the parameters;
-//   - grokking: modular addition mod 113 with a 40% training split and the paper's MLP, no weight
-//     decay: softmax + AdamW vs StableMax + AdamW vs ⊥AdamW (Prieto et al. 2025), test accuracy
+//   - grokking: modular addition with the paper's MLP and no weight decay (Prieto et al. 2025):
+//     mod 113 with a 40% training split, softmax + AdamW vs StableMax + AdamW vs ⊥AdamW; and mod
+//     59 with 70%, StableMax + AdamW (groks) vs float32 softmax + AdamW (Softmax Collapse, the
+//     zero-loss fraction per arm), each arm stopping once decided (grokking.go); test accuracy
 //     against steps and the first step above 90%;
 //   - spikes: the digits task with injected gradient spikes (×1000 on 3% of the entries at 10%
 //     of the steps): final loss of Adam vs SPAM vs Stable-SPAM, with and without spikes.
