@@ -183,7 +183,7 @@ func (o *MKOR) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossD
 	}
 	g := grads[0].Graph()
 	dt := computeDType(lossDType)
-	vars := trainableInUse(scope, g)
+	vars := TrainableInUse(scope, g)
 	if len(vars) != len(grads) {
 		exceptions.Panicf("optimizer mkor: %d gradients for %d trainable variables in use", len(grads), len(vars))
 	}

@@ -7,8 +7,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph-building code reads best unqualified.
 	"github.com/gomlx/gomlx/ml/model"
-	gtrain "github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // PerpGrad is ⊥Grad (OrthoGrad), a wrapper that makes any optimizer step orthogonally to the
@@ -32,80 +30,34 @@ import (
 // AdamW silently runs with torch's default betas/eps; here the inner optimizer runs with the
 // hyperparameters it is given.
 type PerpGrad struct {
-	inner     Interface
-	withGrads gtrain.OptimizeWithGradients
-	name      string
+	Wrapper
 }
 
 // NewPerpGrad wraps inner, which must accept gradients (train.OptimizeWithGradients; every
 // moeboost optimizer and GoMLX's sgd/adam do).
 func NewPerpGrad(inner Interface) (*PerpGrad, error) {
-	wg, ok := inner.(gtrain.OptimizeWithGradients)
-	if !ok {
+	w := NewWrapper("perpgrad+", inner)
+	if !w.AcceptsGradients() {
 		return nil, fmt.Errorf("perpgrad: the inner optimizer %T does not accept gradients (train.OptimizeWithGradients)", inner)
 	}
-	name := "?"
-	if n, ok := inner.(interface{ Name() string }); ok {
-		name = n.Name()
-	}
-	return &PerpGrad{inner: inner, withGrads: wg, name: "perpgrad+" + name}, nil
+	return &PerpGrad{Wrapper: w}, nil
 }
-
-// Name is "perpgrad+<inner name>".
-func (o *PerpGrad) Name() string { return o.name }
-
-// Inner returns the wrapped optimizer.
-func (o *PerpGrad) Inner() Interface { return o.inner }
 
 // UpdateGraph implements optimizer.Interface.
 func (o *PerpGrad) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
-	if !loss.Shape().IsScalar() {
-		exceptions.Panicf("optimizer %s: the loss must be a scalar, got shape %s", o.name, loss.Shape())
-	}
+	o.CheckLoss(loss)
 	o.UpdateGraphWithGradients(scope, scope.BuildTrainableVariablesGradientsGraph(loss), loss.DType())
 }
 
 // UpdateGraphWithGradients implements train.OptimizeWithGradients.
 func (o *PerpGrad) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
-	if len(grads) == 0 {
-		exceptions.Panicf("optimizer %s: no gradients", o.name)
-	}
-	g := grads[0].Graph()
-	vars := trainableInUse(scope, g)
-	if len(vars) != len(grads) {
-		exceptions.Panicf("optimizer %s: %d gradients for %d trainable variables in use", o.name, len(grads), len(vars))
-	}
-	u := &Update{Graph: g}
-	out := make([]*Node, len(grads))
-	for i, v := range vars {
-		gr := grads[i]
-		w := v.NodeValue(g)
+	o.StepWithGradients(scope, grads, lossDType, func(v *model.Variable, gr *Node) *Node {
+		w := v.NodeValue(gr.Graph())
 		if w.DType() != gr.DType() {
 			w = ConvertDType(w, gr.DType())
 		}
-		u.DType = gr.DType()
-		out[i] = orthogonalize(u, w, gr) // ĝ·‖g‖/‖ĝ‖
-	}
-	o.withGrads.UpdateGraphWithGradients(scope, out, lossDType)
-}
-
-// Clear implements optimizer.Interface (the inner optimizer's state).
-func (o *PerpGrad) Clear(scope *model.Scope) error { return o.inner.Clear(scope) }
-
-// DefaultLearningRate is the inner optimizer's.
-func (o *PerpGrad) DefaultLearningRate() float64 {
-	if d, ok := o.inner.(interface{ DefaultLearningRate() float64 }); ok {
-		return d.DefaultLearningRate()
-	}
-	return 0
-}
-
-// StatePaths are the inner optimizer's (⊥Grad itself has no state).
-func (o *PerpGrad) StatePaths() []string {
-	if s, ok := o.inner.(interface{ StatePaths() []string }); ok {
-		return s.StatePaths()
-	}
-	return nil
+		return orthogonalize(&Update{Graph: gr.Graph(), DType: gr.DType()}, w, gr) // ĝ·‖g‖/‖ĝ‖
+	})
 }
 
 // ParamPerpGradBase names the optimizer "perpgrad" wraps.

@@ -267,8 +267,9 @@ func (o *Optimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, 
 	o.finish(u)
 }
 
-// trainableInUse returns the trainable variables of scope used by graph g, in gradient order.
-func trainableInUse(scope *model.Scope, g *Graph) []*model.Variable {
+// TrainableInUse returns the trainable variables of scope used by graph g, in the order of the
+// gradients train.OptimizeWithGradients passes.
+func TrainableInUse(scope *model.Scope, g *Graph) []*model.Variable {
 	var vars []*model.Variable
 	for v := range scope.IterVariables() {
 		if v.Trainable && v.InUseByGraph(g) {
@@ -292,7 +293,7 @@ func (o *Optimizer) begin(scope *model.Scope, grads []*Node, lossDType dtypes.DT
 	}
 	g := grads[0].Graph()
 	dt := computeDType(lossDType)
-	vars := trainableInUse(scope, g)
+	vars := TrainableInUse(scope, g)
 	if len(vars) != len(grads) {
 		exceptions.Panicf("optimizer %s: %d gradients for %d trainable variables in use", o.name, len(grads), len(vars))
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph-building code reads best unqualified.
 	"github.com/gomlx/gomlx/ml/model"
-	gtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/moeboost/moeboost/optimizers"
@@ -35,26 +34,13 @@ import (
 // happens before this wrapper, so masked gradients still count in the norm (the official code
 // does not clip).
 type Optimizer struct {
-	inner     optimizer.Interface
-	withGrads gtrain.OptimizeWithGradients
-	name      string
+	optimizers.Wrapper
 }
 
 // NewOptimizer wraps inner.
 func NewOptimizer(inner optimizer.Interface) *Optimizer {
-	o := &Optimizer{inner: inner, name: "masked+?"}
-	o.withGrads, _ = inner.(gtrain.OptimizeWithGradients)
-	if n, ok := inner.(interface{ Name() string }); ok {
-		o.name = "masked+" + n.Name()
-	}
-	return o
+	return &Optimizer{Wrapper: optimizers.NewWrapper("masked+", inner)}
 }
-
-// Name is "masked+<inner name>".
-func (o *Optimizer) Name() string { return o.name }
-
-// Inner returns the wrapped optimizer.
-func (o *Optimizer) Inner() optimizer.Interface { return o.inner }
 
 // maskNode returns the mask of v in graph g in v's dtype, or nil when v has none.
 func maskNode(store *model.Store, g *Graph, v *model.Variable) *Node {
@@ -75,12 +61,10 @@ func maskNode(store *model.Store, g *Graph, v *model.Variable) *Node {
 
 // UpdateGraph implements optimizer.Interface.
 func (o *Optimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
-	if !loss.Shape().IsScalar() {
-		exceptions.Panicf("optimizer %s: the loss must be a scalar, got shape %s", o.name, loss.Shape())
-	}
-	if o.withGrads == nil {
+	o.CheckLoss(loss)
+	if !o.AcceptsGradients() {
 		// The inner optimizer computes its own gradients: only the projection applies.
-		o.inner.UpdateGraph(scope, g, loss)
+		o.Inner().UpdateGraph(scope, g, loss)
 		o.project(scope, g)
 		return
 	}
@@ -89,70 +73,31 @@ func (o *Optimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 
 // UpdateGraphWithGradients implements train.OptimizeWithGradients.
 func (o *Optimizer) UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType) {
-	if o.withGrads == nil {
-		exceptions.Panicf("optimizer %s: the inner optimizer %T does not accept gradients", o.name, o.inner)
-	}
-	if len(grads) == 0 {
-		exceptions.Panicf("optimizer %s: no gradients", o.name)
-	}
-	g := grads[0].Graph()
 	store := scope.Store()
-	vars := trainableInUse(scope, g)
-	if len(vars) != len(grads) {
-		exceptions.Panicf("optimizer %s: %d gradients for %d trainable variables in use", o.name, len(grads), len(vars))
-	}
-	out := make([]*Node, len(grads))
-	for i, v := range vars {
-		out[i] = grads[i]
-		if m := maskNode(store, g, v); m != nil {
-			if m.DType() != grads[i].DType() {
-				m = ConvertDType(m, grads[i].DType())
-			}
-			out[i] = Mul(grads[i], m) // g ← M ⊙ g
+	o.StepWithGradients(scope, grads, lossDType, func(v *model.Variable, gr *Node) *Node {
+		m := maskNode(store, gr.Graph(), v)
+		if m == nil {
+			return gr
 		}
+		if m.DType() != gr.DType() {
+			m = ConvertDType(m, gr.DType())
+		}
+		return Mul(gr, m) // g ← M ⊙ g
+	})
+	if len(grads) > 0 {
+		o.project(scope, grads[0].Graph())
 	}
-	o.withGrads.UpdateGraphWithGradients(scope, out, lossDType)
-	o.project(scope, g)
 }
 
 // project sets W ← M ⊙ W for every masked trainable variable in use.
 func (o *Optimizer) project(scope *model.Scope, g *Graph) {
 	store := scope.Store()
-	for _, v := range trainableInUse(scope, g) {
+	for _, v := range optimizers.TrainableInUse(scope, g) {
 		if m := maskNode(store, g, v); m != nil {
 			w := v.NodeValue(g)
 			v.SetNodeValue(Where(NotEqual(m, ZerosLike(m)), w, ZerosLike(w))) // W ← M ⊙ W, pruned entries +0
 		}
 	}
-}
-
-func trainableInUse(scope *model.Scope, g *Graph) []*model.Variable {
-	var vars []*model.Variable
-	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
-			vars = append(vars, v)
-		}
-	}
-	return vars
-}
-
-// Clear implements optimizer.Interface (the inner optimizer's state; masks stay).
-func (o *Optimizer) Clear(scope *model.Scope) error { return o.inner.Clear(scope) }
-
-// DefaultLearningRate is the inner optimizer's.
-func (o *Optimizer) DefaultLearningRate() float64 {
-	if d, ok := o.inner.(interface{ DefaultLearningRate() float64 }); ok {
-		return d.DefaultLearningRate()
-	}
-	return 0
-}
-
-// StatePaths are the inner optimizer's.
-func (o *Optimizer) StatePaths() []string {
-	if s, ok := o.inner.(interface{ StatePaths() []string }); ok {
-		return s.StatePaths()
-	}
-	return nil
 }
 
 // ParamMaskedBase names the optimizer that "masked" wraps.
