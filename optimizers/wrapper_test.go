@@ -13,7 +13,7 @@ import (
 type bare struct{}
 
 func (bare) UpdateGraph(*model.Scope, *Graph, *Node) {}
-func (bare) Clear(*model.Scope) error               { return nil }
+func (bare) Clear(*model.Scope) error                { return nil }
 
 func TestWrapperDelegates(t *testing.T) {
 	scope := model.NewStore().RootScope()
