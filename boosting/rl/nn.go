@@ -31,6 +31,9 @@ type NNConfig struct {
 	MaxGradNorm float64
 	// Optimizer is the registered optimizer name (default "adam").
 	Optimizer string
+	// Seed seeds the weight initialization (NewActorCritic sets it from Config.Seed), so a
+	// run is reproducible.
+	Seed uint64
 }
 
 func (c NNConfig) withDefaults() NNConfig {
@@ -92,6 +95,7 @@ func NewNN(backend compute.Backend, spec envs.Spec, policyDim int, withValue boo
 	n.inDim = spec.NumObs + spec.OneHotDim()
 	n.store = model.NewStore()
 	root := n.store.RootScope()
+	root.SetParam(model.ParamInitialSeed, int64(cfg.Seed))
 	root.SetParam(optimizer.ParamLearningRate, cfg.LR)
 	root.SetParam(optimizer.ParamAdamEpsilon, cfg.Epsilon)
 	opt, err := optimizers.New(root, cfg.Optimizer)

@@ -413,3 +413,20 @@ func TestConfigErrors(t *testing.T) {
 	_, err := Preset("CartPole-v1", "dqn", ModelTrees)
 	require.ErrorContains(t, err, "no preset")
 }
+
+// The network's initial weights follow Config.Seed: equal seeds give equal outputs, different
+// seeds different ones.
+func TestNNInitFollowsSeed(t *testing.T) {
+	out := func(seed uint64) []float32 {
+		cfg, err := Preset("CartPole-v1", PPO, ModelNN)
+		require.NoError(t, err)
+		cfg.Seed, cfg.Backend = seed, backend.MustDefault()
+		ac, err := NewActorCritic(cfg)
+		require.NoError(t, err)
+		p, err := ac.Joint.Predict(Obs{N: 2, NumDim: 4, Num: []float32{0.1, -0.2, 0.03, 0.4, 1, 2, 3, 4}})
+		require.NoError(t, err)
+		return p
+	}
+	require.Equal(t, out(7), out(7))
+	require.NotEqual(t, out(7), out(8))
+}

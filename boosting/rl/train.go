@@ -76,7 +76,9 @@ func NewActorCritic(cfg Config) (*ActorCritic, error) {
 		ac.Critic, err = NewTrees(spec.NumObs, spec.CatObs, 1, cfg.Tree, []trees.LR{{Start: 0, Stop: 1, Init: cfg.ValueLR}}, nil)
 		return ac, err
 	default:
-		ac.Joint, err = NewNN(cfg.Backend, spec, pd, true, cfg.NN)
+		nc := cfg.NN
+		nc.Seed = cfg.Seed
+		ac.Joint, err = NewNN(cfg.Backend, spec, pd, true, nc)
 		return ac, err
 	}
 }
