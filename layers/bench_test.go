@@ -2,9 +2,12 @@ package layers_test
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -49,15 +52,34 @@ func (f *fixedBatches) Iter() iter.Seq2[gtrain.Batch, error] {
 	}
 }
 
-// benchStep trains b.N steps (after the compiling first one) with Adam and reports the median.
+// benchStep trains b.N steps (after the compiling first one) with Adam and reports the median
+// wall time per step and the process CPU time per step ("cpu-ms/step": the CPU time of a run of
+// 3+b.N steps minus that of a run of 3 steps, so compilation cancels; steadier than wall time
+// on a shared machine, and with GOMAXPROCS=1 the single-core cost of a step).
 func benchStep(b *testing.B, fn train.ModelFn, xdims, ydims []int) {
 	b.Helper()
-	res, err := train.Run(context.Background(), train.Config{Backend: backend.MustDefault(), Model: fn, Loss: "mse",
-		Optimizer: "adam", LearningRate: 1e-3, Steps: b.N + 1, Train: newFixed(xdims, ydims), EvalEvery: b.N + 2})
-	if err != nil {
-		b.Fatal(err)
+	run := func(steps int) (float64, time.Duration) {
+		c0 := cpuTime()
+		res, err := train.Run(context.Background(), train.Config{Backend: backend.MustDefault(), Model: fn, Loss: "mse",
+			Optimizer: "adam", LearningRate: 1e-3, Steps: steps, Train: newFixed(xdims, ydims), EvalEvery: steps + 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res.MsPerStep, cpuTime() - c0
 	}
-	b.ReportMetric(res.MsPerStep, "ms/step")
+	_, short := run(3)
+	ms, long := run(3 + b.N)
+	b.ReportMetric(ms, "ms/step")
+	b.ReportMetric(float64(long-short)/1e6/float64(b.N), "cpu-ms/step")
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkMLPStep: batch 256, 64-256-256-1, ReLU, Adam.
@@ -67,12 +89,17 @@ func BenchmarkMLPStep(b *testing.B) {
 	}, []int{256, 64}, []int{256, 1})
 }
 
-// BenchmarkTransformerBlockStep: pre-LN block, batch 32, seq 64, d_model 128, 4 heads, FFN 256, Adam.
+// BenchmarkTransformerBlockStep: pre-LN block, batch 32, seq 64, d_model 128, 4 heads, FFN 256
+// (and 512: the step-speed MoE block's active FLOPs), Adam.
 func BenchmarkTransformerBlockStep(b *testing.B) {
-	benchStep(b, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-		x, _ := layers.Block(scope.In("block"), in[0], 0, layers.BlockConfig{DModel: 128, NumHeads: 4, FFNHidden: 256}, nil)
-		return []*graph.Node{x}
-	}, []int{32, 64, 128}, []int{32, 64, 128})
+	for _, ffn := range []int{256, 512} {
+		b.Run(fmt.Sprintf("ffn=%d", ffn), func(b *testing.B) {
+			benchStep(b, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+				x, _ := layers.Block(scope.In("block"), in[0], 0, layers.BlockConfig{DModel: 128, NumHeads: 4, FFNHidden: ffn}, nil)
+				return []*graph.Node{x}
+			}, []int{32, 64, 128}, []int{32, 64, 128})
+		})
+	}
 }
 
 // BenchmarkExpertMatmulStep: 8 experts x 256 slots, d 128 -> 256 -> 128 (ExpertFFN), Adam.
