@@ -18,11 +18,14 @@ import (
 // fastgrad.LayerNorm instead of through a second, decomposed layer norm: the transformer
 // block's step runs about ten fewer element-wise passes per norm.
 //
-// When the scope sets any norm.ParamLayerNorm* option other than epsilon (no centering, no
-// gain, no rescaling, L2 regularization, another normalization dtype) or x is not float32 or
-// float64, it is norm.LayerNorm.
+// With norm.ParamLayerNormLearnedGain false there is no gain variable (GoMLX's layout); this
+// path is then also correct on the Go backend, whose fused layer norm (compute v0.1.2) applies
+// a lone offset as the gain, so GoMLX's own layer returns the offset there. When the scope sets
+// any other norm.ParamLayerNorm* option (no centering, no rescaling, L2 regularization, another
+// normalization dtype) or x is not float32 or float64, it is norm.LayerNorm.
 func LayerNorm(scope *model.Scope, x *graph.Node, epsilon float64) *graph.Node {
-	if !model.GetParamOr(scope, norm.ParamLayerNormCenter, true) || !model.GetParamOr(scope, norm.ParamLayerNormLearnedGain, true) ||
+	learnedGain := model.GetParamOr(scope, norm.ParamLayerNormLearnedGain, true)
+	if !model.GetParamOr(scope, norm.ParamLayerNormCenter, true) ||
 		!model.GetParamOr(scope, norm.ParamLayerNormRescale, true) || model.GetParamOr(scope, norm.ParamLayerNormL2Regularization, 0.0) > 0 ||
 		model.GetParamOr(scope, norm.ParamLayerNormNormalizationDType, "") != "" ||
 		(x.DType() != dtypes.Float32 && x.DType() != dtypes.Float64) || x.Rank() < 1 {
@@ -36,7 +39,11 @@ func LayerNorm(scope *model.Scope, x *graph.Node, epsilon float64) *graph.Node {
 		bshape[i] = 1
 	}
 	bshape[len(bshape)-1] = d
-	gain := sc.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, d)).SetTrainable(true)
+	var gamma *graph.Node
+	if learnedGain {
+		gain := sc.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, d)).SetTrainable(true)
+		gamma = graph.Reshape(gain.NodeValue(g), bshape...)
+	}
 	offset := sc.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, d)).SetTrainable(true)
-	return fastgrad.LayerNorm(x, epsilon, graph.Reshape(gain.NodeValue(g), bshape...), graph.Reshape(offset.NodeValue(g), bshape...))
+	return fastgrad.LayerNorm(x, epsilon, gamma, graph.Reshape(offset.NodeValue(g), bshape...))
 }

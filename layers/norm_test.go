@@ -2,6 +2,7 @@ package layers_test
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -81,4 +82,50 @@ func TestLayerNormMatchesGoMLX(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Without a learned gain only the offset exists, and the output is (x − μ)/√(σ² + ε) + β
+// (GoMLX's own layer returns β ⊙ x̂ there on the Go backend: a lone offset is read as the gain
+// by the fused kernel of compute v0.1.2).
+func TestLayerNormWithoutGain(t *testing.T) {
+	const n, d, eps = 4, 6, 1e-5
+	xs := randFlat(rand.New(rand.NewPCG(3, 4)), n*d)
+	x := tensors.FromFlatDataAndDimensions(xs, n, d)
+	y, grads := lnRun(t, map[string]any{norm.ParamLayerNormLearnedGain: false}, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return layers.LayerNorm(scope, x, eps)
+	}, x)
+	require.Equal(t, []string{"/norm/layer_normalization/offset", "x"}, slices.Sorted(maps.Keys(grads)))
+	// lnRun set the offset to random values: read β from row 0 (y − x̂) and check every row is
+	// x̂ + β (the buggy fused kernel gives β ⊙ x̂ instead).
+	for r := range n {
+		row := xs[r*d : (r+1)*d]
+		mu, v := 0.0, 0.0
+		for _, a := range row {
+			mu += a / d
+		}
+		for _, a := range row {
+			v += (a - mu) * (a - mu) / d
+		}
+		for c := range d {
+			xhat := (row[c] - mu) / math.Sqrt(v+eps)
+			beta := y[c] - (xs[c]-mean(xs[:d]))/math.Sqrt(variance(xs[:d])+eps) // row 0 gives β
+			require.InDelta(t, xhat+beta, y[r*d+c], 1e-9, "row %d col %d", r, c)
+		}
+	}
+}
+
+func mean(x []float64) float64 {
+	s := 0.0
+	for _, a := range x {
+		s += a
+	}
+	return s / float64(len(x))
+}
+
+func variance(x []float64) float64 {
+	m, s := mean(x), 0.0
+	for _, a := range x {
+		s += (a - m) * (a - m)
+	}
+	return s / float64(len(x))
 }
