@@ -606,27 +606,9 @@ func (p *snapshotPolicy) Act(obs []float32, n int, rng *rand.Rand, deterministic
 	for i := range n {
 		copy(aug[i*s.obsDim:], obs[i*nobs:(i+1)*nobs])
 	}
-	eps := make([]float32, n*s.actDim)
-	if !deterministic {
-		for i := range eps {
-			if s.discrete {
-				eps[i] = float32(rng.Float64())
-			} else {
-				eps[i] = float32(rng.NormFloat64())
-			}
-		}
-	}
-	outs, err := p.exec.Exec(tensors.FromFlatDataAndDimensions(aug, n, s.obsDim), tensors.FromFlatDataAndDimensions(eps, n, s.actDim))
+	a, err := s.runActor(p.exec, aug, n, rng, deterministic)
 	if err != nil {
 		return nil, nil, err
-	}
-	k := 1
-	if deterministic {
-		k = 0
-	}
-	a := tensors.MustCopyFlatData[float32](outs[k])
-	for _, o := range outs {
-		o.FinalizeAll()
 	}
 	e := agentEnv{spec: s.spec, obsDim: s.obsDim, actDim: s.actDim}
 	if s.discrete {

@@ -286,6 +286,12 @@ func pairTargets(scope *model.Scope) [][2]*model.Variable {
 // act returns actions for n augmented observations: deterministic ([n, A] tanh-space actions
 // or one-hot rows) or sampled with rng.
 func (s *sac) act(obs []float32, n int, rng *rand.Rand, deterministic bool) ([]float32, error) {
+	return s.runActor(s.actExec, obs, n, rng, deterministic)
+}
+
+// runActor runs an actor executable (inputs: augmented observations and noise; outputs: the
+// deterministic and the sampled action) on n rows.
+func (s *sac) runActor(exec *model.Exec, obs []float32, n int, rng *rand.Rand, deterministic bool) ([]float32, error) {
 	eps := make([]float32, n*s.actDim)
 	if !deterministic {
 		for i := range eps {
@@ -296,7 +302,7 @@ func (s *sac) act(obs []float32, n int, rng *rand.Rand, deterministic bool) ([]f
 			}
 		}
 	}
-	outs, err := s.actExec.Exec(tensors.FromFlatDataAndDimensions(obs, n, s.obsDim), tensors.FromFlatDataAndDimensions(eps, n, s.actDim))
+	outs, err := exec.Exec(tensors.FromFlatDataAndDimensions(obs, n, s.obsDim), tensors.FromFlatDataAndDimensions(eps, n, s.actDim))
 	if err != nil {
 		return nil, err
 	}
