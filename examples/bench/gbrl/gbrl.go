@@ -26,9 +26,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/moeboost/moeboost/boosting/rl"
@@ -117,39 +115,16 @@ func run(ctx context.Context, opts suite.Options) ([]suite.Result, error) {
 			}
 		}
 	}
-	prog := suite.NewProgress(len(jobs), "gbrl")
-	defer prog.Done()
 	out := make([]outcome, len(jobs))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	workers := max(1, runtime.GOMAXPROCS(0))
-	var mu sync.Mutex
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				j := jobs[i]
-				res, err := runOne(ctx, j, opts.Quick, be)
-				out[i] = outcome{job: j, res: res, err: err}
-				mu.Lock()
-				prog.Add(1)
-				if err == nil {
-					prog.Describe(fmt.Sprintf("gbrl %s %s: %.1f", j.env, j.arm, res.FreshReturn))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range jobs {
-		if ctx.Err() != nil {
-			break
+	if err := suite.RunParallel(ctx, len(jobs), "gbrl", func(i int) string {
+		j := jobs[i]
+		res, err := runOne(ctx, j, opts.Quick, be)
+		out[i] = outcome{job: j, res: res, err: err}
+		if err == nil {
+			return fmt.Sprintf("gbrl %s %s: %.1f", j.env, j.arm, res.FreshReturn)
 		}
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		return ""
+	}); err != nil {
 		return nil, err
 	}
 	return summarize(opts, out)

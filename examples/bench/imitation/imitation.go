@@ -49,12 +49,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -296,36 +294,15 @@ func runWith(ctx context.Context, opts suite.Options, c config) ([]suite.Result,
 			}
 		}
 	}
-	prog := suite.NewProgress(len(jobs), name)
-	defer prog.Done()
 	out := make([]outcome, len(jobs))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	var mu sync.Mutex
-	for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				out[i] = runJob(ctx, jobs[i], c, be)
-				mu.Lock()
-				prog.Add(1)
-				if o := out[i]; o.err == nil {
-					prog.Describe(fmt.Sprintf("%s %s seed %d: %.1f", o.t.name(), o.method, o.seed, mean(o.returns)))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range jobs {
-		if ctx.Err() != nil {
-			break
+	err := suite.RunParallel(ctx, len(jobs), name, func(i int) string {
+		out[i] = runJob(ctx, jobs[i], c, be)
+		if o := out[i]; o.err == nil {
+			return fmt.Sprintf("%s %s seed %d: %.1f", o.t.name(), o.method, o.seed, mean(o.returns))
 		}
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		return ""
+	})
+	if err != nil {
 		return nil, err
 	}
 	for _, o := range out {
