@@ -220,7 +220,7 @@ func (e agentEnv) absorbing() []float32 {
 // toEnv maps an agent action row (tanh-space or one-hot) to the environment's action.
 func (e agentEnv) toEnv(a []float32) (int, []float32) {
 	if e.spec.Discrete() {
-		return argmaxF32(a), nil
+		return argmax32(a), nil
 	}
 	u := make([]float32, len(a))
 	for i, x := range a {
@@ -255,16 +255,6 @@ func (e agentEnv) randomAction(rng *rand.Rand) []float32 {
 		out[i] = float32(2*rng.Float64() - 1)
 	}
 	return out
-}
-
-func argmaxF32(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // expertRows returns the discriminator rows of the demonstrations, with one absorbing row
