@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/backend"
 	"github.com/stretchr/testify/require"
@@ -142,4 +143,30 @@ func TestOptimizerSettings(t *testing.T) {
 	v, ok := res.Store.GetParam("beta2")
 	require.True(t, ok)
 	require.Equal(t, 0.98, v)
+}
+
+func TestPredictRows(t *testing.T) {
+	// A fixed linear model: two outputs (classes) or one (regression).
+	for _, tc := range []struct {
+		outputs int
+		want    []float64
+	}{
+		{2, []float64{1, 0, 1}},
+		{1, []float64{3, -1, 0.5}},
+	} {
+		fn := func(_ *model.Scope, in []*graph.Node) []*graph.Node {
+			x := in[0] // [n, 2]
+			s := graph.ReduceSum(x, -1)
+			if tc.outputs == 1 {
+				return []*graph.Node{graph.ExpandAxes(s, -1)}
+			}
+			return []*graph.Node{graph.Concatenate([]*graph.Node{graph.ExpandAxes(graph.Neg(s), -1), graph.ExpandAxes(s, -1)}, -1)}
+		}
+		res := &train.Result{Backend: backend.MustDefault(), Store: model.NewStore(), Model: fn}
+		got, err := res.PredictRows([]float64{1, 2, -3, 2, 0.25, 0.25}, 3, 2)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got)
+	}
+	_, err := (&train.Result{}).PredictRows([]float64{1, 2, 3}, 2, 2)
+	require.ErrorContains(t, err, "3 feature values for 2 rows of 2")
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -197,4 +198,41 @@ func Predict(b compute.Backend, store *model.Store, fn ModelFn, inputs ...*tenso
 		args[i] = t
 	}
 	return exec.Call(args...)
+}
+
+// PredictRows runs the trained model on n rows of d float64 features (row-major) and returns
+// one prediction per row: the output itself for a single-output model (regression), else the
+// index of the largest output (the class).
+func (r *Result) PredictRows(x []float64, n, d int) ([]float64, error) {
+	if len(x) != n*d {
+		return nil, fmt.Errorf("train: %d feature values for %d rows of %d", len(x), n, d)
+	}
+	xf := make([]float32, len(x))
+	for i, v := range x {
+		xf[i] = float32(v)
+	}
+	in := tensors.FromFlatDataAndDimensions(xf, n, d)
+	outs, err := r.Predict(in)
+	in.MustFinalizeAll()
+	if err != nil {
+		return nil, err
+	}
+	y := tensors.MustCopyFlatData[float32](outs[0])
+	for _, o := range outs {
+		o.MustFinalizeAll()
+	}
+	if n == 0 || len(y)%n != 0 {
+		return nil, fmt.Errorf("train: %d outputs for %d rows", len(y), n)
+	}
+	outputs := len(y) / n
+	pred := make([]float64, n)
+	for i := range n {
+		if outputs == 1 {
+			pred[i] = float64(y[i])
+			continue
+		}
+		row := y[i*outputs : (i+1)*outputs]
+		pred[i] = float64(slices.Index(row, slices.Max(row)))
+	}
+	return pred, nil
 }

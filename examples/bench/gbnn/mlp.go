@@ -118,22 +118,9 @@ func runMLP(ctx context.Context, b compute.Backend, s Setup, arm string, tr, te 
 		}
 		r.bestStep = append(r.bestStep, float64(best.step))
 	}
-	xt := tensors.FromFlatDataAndDimensions(toF32(te.X), te.N, te.D)
-	outs, err := res.Predict(xt)
-	xt.MustFinalizeAll()
+	pred, err := res.PredictRows(te.X, te.N, te.D)
 	if err != nil {
 		return err
-	}
-	y := tensors.MustCopyFlatData[float32](outs[0])
-	outs[0].MustFinalizeAll()
-	pred := make([]float64, te.N)
-	for i := range te.N {
-		if outputs == 1 {
-			pred[i] = float64(y[i])
-			continue
-		}
-		row := y[i*outputs : (i+1)*outputs]
-		pred[i] = float64(slices.Index(row, slices.Max(row)))
 	}
 	kind := gbnn.MultiClass // Score only tells regression (RMSE) from classification (accuracy).
 	if tr.Task == data.Regression {
@@ -210,14 +197,6 @@ func mlpModel(d, units, outputs int, batch float64) train.ModelFn {
 		train.AddExtraLoss("l2", 0.5*alpha/batch, l2)
 		return []*graph.Node{y}
 	}
-}
-
-func toF32(x []float64) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = float32(v)
-	}
-	return out
 }
 
 func median(xs []float64) float64 {

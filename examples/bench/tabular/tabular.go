@@ -28,7 +28,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/moeboost/moeboost/boosting"
@@ -347,28 +346,7 @@ func mlp(ctx context.Context, s Setup, tr, te *data.Table, seed uint64) ([]float
 	if err != nil {
 		return nil, err
 	}
-	xf := make([]float32, len(te.X))
-	for i, v := range te.X {
-		xf[i] = float32(v)
-	}
-	in := tensors.FromFlatDataAndDimensions(xf, te.N, te.D)
-	outs, err := res.Predict(in)
-	in.MustFinalizeAll()
-	if err != nil {
-		return nil, err
-	}
-	y := tensors.MustCopyFlatData[float32](outs[0])
-	outs[0].MustFinalizeAll()
-	pred := make([]float64, te.N)
-	for i := range te.N {
-		if outputs == 1 {
-			pred[i] = float64(y[i])
-			continue
-		}
-		row := y[i*outputs : (i+1)*outputs]
-		pred[i] = float64(slices.Index(row, slices.Max(row)))
-	}
-	return pred, nil
+	return res.PredictRows(te.X, te.N, te.D)
 }
 
 // score is accuracy (classification) or RMSE (regression).
