@@ -184,6 +184,18 @@ func execGather(backend *gobackend.Backend, node *gobackend.Node, inputs []*goba
 		}
 	}
 
+	// Copy contiguous runs at once: when the last slice axis is also the innermost axis of the
+	// output, each slice row is contiguous in both the operand and the output (e.g. gathering
+	// rows of a [N, d] matrix copies d elements at a time instead of one).
+	iterSliceSizes := gatherParams.sliceSizes
+	copySize := dataSize
+	if last := operandRank - 1; last >= 0 && gatherParams.sliceSizes[last] > 1 && sliceOutputBytesStride[last] == dataSize {
+		copySize = dataSize * gatherParams.sliceSizes[last]
+		slicesSize /= gatherParams.sliceSizes[last]
+		iterSliceSizes = slices.Clone(gatherParams.sliceSizes)
+		iterSliceSizes[last] = 1
+	}
+
 	// The implementation is generic on the indices dtype.
 	// The operand and the output are treated as raw bytes, so they don't need a generic parameter.
 	fnAny, err := gatherDTypeMap.Get(startIndices.RawShape.DType)
@@ -198,15 +210,15 @@ func execGather(backend *gobackend.Backend, node *gobackend.Node, inputs []*goba
 		startIndices *gobackend.Buffer,
 		operandStartIndices, operandByteStrides []int,
 		slicesSize int, sliceOutputBytesStride []int,
-		operandDimensions []int,
+		operandDimensions, iterSliceSizes []int,
 	))
 	fn(
 		gatherParams,
-		operandBytes, outputBytes, dataSize,
+		operandBytes, outputBytes, copySize,
 		gatherIt, indirectStartIndices, startIndices,
 		operandStartIndices, operandByteStrides,
 		slicesSize, sliceOutputBytesStride,
-		operandShape.Dimensions,
+		operandShape.Dimensions, iterSliceSizes,
 	)
 	return output, nil
 }
@@ -221,10 +233,10 @@ func execGatherGeneric[T gobackend.PODIntegerConstraints](
 	startIndices *gobackend.Buffer,
 	operandStartIndices, operandByteStrides []int,
 	slicesSize int, sliceOutputBytesStride []int,
-	operandDimensions []int,
+	operandDimensions, iterSliceSizes []int,
 ) {
 	startIndicesFlat := startIndices.Flat.([]T)
-	sliceSizes := gatherParams.sliceSizes
+	sliceSizes := gatherParams.sliceSizes // For clamping; iterSliceSizes for the copy loop.
 	operandRank := len(sliceSizes)
 	startIndexMap := gatherParams.startIndexMap
 
@@ -255,28 +267,28 @@ func execGatherGeneric[T gobackend.PODIntegerConstraints](
 			sliceIndices[ii] = 0
 		}
 		for range slicesSize {
-			// TODO: copy more than one element (dataSize) at a time, when possible.
+			// dataSize is the length of a contiguous run (one or more elements).
 			copy(outputBytes[outputBytesIdx:outputBytesIdx+dataSize],
 				operandBytes[operandBytesIdx:operandBytesIdx+dataSize])
 
 			// Increment index in the operand.
 			for axis := operandRank - 1; axis >= 0; axis-- {
-				if sliceSizes[axis] == 1 {
+				if iterSliceSizes[axis] == 1 {
 					// We don't iterate over sliceSizes of 1.
 					continue
 				}
 				sliceIndices[axis]++
 				operandBytesIdx += operandByteStrides[axis]
 				outputBytesIdx += sliceOutputBytesStride[axis]
-				if sliceIndices[axis] != sliceSizes[axis] {
+				if sliceIndices[axis] != iterSliceSizes[axis] {
 					// Finished incrementing.
 					break
 				}
 
 				// Rewind the current axis before trying to increment next.
 				sliceIndices[axis] = 0
-				operandBytesIdx -= operandByteStrides[axis] * sliceSizes[axis]
-				outputBytesIdx -= sliceOutputBytesStride[axis] * sliceSizes[axis]
+				operandBytesIdx -= operandByteStrides[axis] * iterSliceSizes[axis]
+				outputBytesIdx -= sliceOutputBytesStride[axis] * iterSliceSizes[axis]
 			}
 		}
 	}
