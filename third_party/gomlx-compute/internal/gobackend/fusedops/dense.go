@@ -6,6 +6,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/gobackend/ops"
 	"github.com/gomlx/compute/shapes"
 	"github.com/pkg/errors"
 )
@@ -167,9 +168,16 @@ func execFusedDense(backend *gobackend.Backend, node *gobackend.Node, inputs []*
 func fusedDenseAddBias[T float32 | float64](output, bias *gobackend.Buffer) {
 	outputFlat := output.Flat.([]T)
 	biasFlat := bias.Flat.([]T)
+	if o32, ok := any(outputFlat).([]float32); ok {
+		ops.AddRowsFloat32(o32, any(biasFlat).([]float32))
+		return
+	}
 	outFeatures := len(biasFlat)
-	for i, v := range outputFlat {
-		outputFlat[i] = v + biasFlat[i%outFeatures]
+	for off := 0; off+outFeatures <= len(outputFlat); off += outFeatures {
+		row := outputFlat[off : off+outFeatures]
+		for j, b := range biasFlat {
+			row[j] += b
+		}
 	}
 }
 

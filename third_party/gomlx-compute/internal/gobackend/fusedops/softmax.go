@@ -102,10 +102,22 @@ func fusedSoftmax[T float32 | float64](input, output []T, axis int, shape shapes
 
 			// Pass 2: Exp and sum.
 			var sum T
-			for i := range axisSize {
-				idx := baseIdx + i*innerSize
-				output[idx] = expFn(input[idx] - maxVal)
-				sum += output[idx]
+			if o32, ok := any(output).([]float32); ok && innerSize == 1 && fastmath.Vectorized {
+				// Contiguous float32 axis: shift, then exponentiate the row with the SIMD kernel.
+				row := output[baseIdx : baseIdx+axisSize]
+				for i, x := range input[baseIdx : baseIdx+axisSize] {
+					row[i] = x - maxVal
+				}
+				fastmath.Exp32Slice(o32[baseIdx:baseIdx+axisSize], o32[baseIdx:baseIdx+axisSize])
+				for _, e := range row {
+					sum += e
+				}
+			} else {
+				for i := range axisSize {
+					idx := baseIdx + i*innerSize
+					output[idx] = expFn(input[idx] - maxVal)
+					sum += output[idx]
+				}
 			}
 
 			// Pass 3: Normalize.
