@@ -18,6 +18,52 @@ func init() {
 	if fastmath.Vectorized {
 		gobackend.SetNodeExecutor(compute.OpTypeLogistic, gobackend.PriorityTyped, execLogisticFast)
 	}
+	for _, e := range []struct {
+		opType  compute.OpType
+		kind    unaryKind
+		generic gobackend.NodeExecutor
+	}{
+		{compute.OpTypeSqrt, unarySqrt, execSqrt},
+		{compute.OpTypeCeil, unaryCeil, execCeil},
+		{compute.OpTypeFloor, unaryFloor, execFloor},
+		{compute.OpTypeNeg, unaryNeg, execNeg},
+		{compute.OpTypeAbs, unaryAbs, execAbs},
+	} {
+		gobackend.SetNodeExecutor(e.opType, gobackend.PriorityTyped, fastUnaryExecutor(e.kind, e.generic))
+	}
+}
+
+// Vectorized float32 Sqrt, Ceil, Floor, Neg and Abs (gen_unary_fast_simd.go, where the build and
+// the CPU allow), bit-identical to the generic executors; other dtypes, and builds without SIMD,
+// keep the generic executors.
+type unaryKind int
+
+const (
+	unarySqrt unaryKind = iota
+	unaryCeil
+	unaryFloor
+	unaryNeg
+	unaryAbs
+	numUnaryKinds
+)
+
+// fastUnaryF32[kind](out, in) computes out[i] = kind(in[i]) for i < len(out); nil where no
+// SIMD kernel is available. out may be in.
+var fastUnaryF32 [numUnaryKinds]func(out, in []float32)
+
+func fastUnaryExecutor(kind unaryKind, generic gobackend.NodeExecutor) gobackend.NodeExecutor {
+	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+		kernel := fastUnaryF32[kind]
+		if kernel == nil || inputs[0].RawShape.DType != dtypes.Float32 {
+			return generic(backend, node, inputs, inputsOwned)
+		}
+		input, output, err := unaryOperandAndOutput(backend, inputs, inputsOwned)
+		if err != nil {
+			return nil, err
+		}
+		kernel(output.Flat.([]float32), input.Flat.([]float32))
+		return output, nil
+	}
 }
 
 func execLogisticFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
