@@ -95,6 +95,29 @@ func TestTorchRefEnvironment(t *testing.T) {
 	}
 }
 
+// TestTorchRefWithoutThreadpoolctl hides threadpoolctl from torch_ref.py (a module of that name
+// that fails to import, first on PYTHONPATH): the script must still time the step, limiting
+// torch's threads only, and say so in "blas_limit" and "blas".
+func TestTorchRefWithoutThreadpoolctl(t *testing.T) {
+	python, note := FindTorchPython()
+	if python == "" {
+		require.Contains(t, note, "python3-torch", "without torch, the note names the package to install")
+		return
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "threadpoolctl.py"), []byte("raise ImportError('hidden by the test')\n"), 0o644))
+	t.Setenv("PYTHONPATH", dir)
+	run, err := runTorch(context.Background(), python, []string{"mlp"}, []string{"--steps", "2", "--warmup", "1"}, true)
+	require.NoError(t, err)
+	require.Contains(t, run.BLASLimit, "not limited: threadpoolctl not importable (hidden by the test)")
+	require.Equal(t, map[string]float64{"1": -1, "2": -1}, run.BLASThreads["mlp"], "pool size unknown")
+	require.Equal(t, map[string]float64{"1": 1, "2": 2}, run.ATenThreads["mlp"])
+	require.Len(t, run.BLAS, 1)
+	require.Contains(t, run.BLAS[0]["error"], "threadpoolctl not importable")
+	require.Greater(t, run.Results["mlp"]["1"], 0.0)
+	require.True(t, run.best("mlp").HasCPU)
+}
+
 // TestTorchRefTasks runs every task of torch_ref.py for 3 steps (1 warm-up) at 1 and 2 threads
 // and checks the keys beside "results": CPU time and page faults per step, and the ATen and
 // BLAS pool sizes in effect (both limited to the thread count when threadpoolctl is there).
