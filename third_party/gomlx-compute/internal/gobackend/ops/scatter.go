@@ -186,6 +186,9 @@ func execScatter(backend *gobackend.Backend, node *gobackend.Node, inputs []*gob
 	return output, nil
 }
 
+// scatterRowRuns enables the row runs of execScatterGeneric (tests compare with and without).
+var scatterRowRuns = true
+
 //gobackend:dtypemap execScatterGeneric ints,uints,floats,half
 var scatterDTypeMap = gobackend.NewDTypeMap("ScatterMax")
 
@@ -263,6 +266,25 @@ func execScatterGeneric[T gobackend.SupportedTypesConstraints](opType compute.Op
 	// Initialize an inner iterator over the output:
 	innerOutputIt := newSubIndicesIterator(outputShape, scatterParams.insertedWindowAxes...)
 
+	// Combine contiguous runs at once: when the last updates axis is a window axis that covers
+	// the whole last output axis (e.g. scattering rows of a [N, d] matrix), each window row is
+	// contiguous in both, so the inner loop steps rows of runLen elements instead of elements.
+	// Float32 ScatterSum adds a row with the fast binary Add kernel (SIMD where available).
+	runLen := 1
+	if uLast, oLast := updatesShape.Rank()-1, outputShape.Rank()-1; scatterRowRuns && uLast >= 0 && oLast >= 0 &&
+		updatesWindowAxesSet.Has(uLast) && !slices.Contains(scatterParams.insertedWindowAxes, oLast) &&
+		updatesShape.Dimensions[uLast] > 1 && updatesShape.Dimensions[uLast] == outputShape.Dimensions[oLast] {
+		runLen = updatesShape.Dimensions[uLast]
+		innerUpdatesIt.PerAxisSize[uLast] = 1
+		innerOutputIt.PerAxisSize[oLast] = 1
+	}
+	var addRowF32 f32Kernel
+	out32, _ := any(outputFlat).([]float32)
+	upd32, _ := any(updatesFlat).([]float32)
+	if opType == compute.OpTypeScatterSum && runLen > 1 && out32 != nil && upd32 != nil {
+		addRowF32 = fastF32Kernels[binOpAdd][modeVV]
+	}
+
 	// Outer-loop: range over the pointed indices
 	for {
 		// Find scatter indices -> where the values are going to be combined in the output:
@@ -296,7 +318,18 @@ func execScatterGeneric[T gobackend.SupportedTypesConstraints](opType compute.Op
 			// fmt.Println("\t\tCombine:")
 			// fmt.Printf("\t\t- updates%v (updatesFlat[%d])=%v\n", innerUpdatesIt.PerAxisIdx, updatesIdx, updatesFlat[updatesIdx])
 			// fmt.Printf("\t\t-  output%v (outputFlat[%d])=%v\n", innerOutputIt.PerAxisIdx, outputIdx, outputFlat[outputIdx])
-			outputFlat[outputIdx] = combineFn(outputFlat[outputIdx], updatesFlat[updatesIdx])
+			switch {
+			case runLen == 1:
+				outputFlat[outputIdx] = combineFn(outputFlat[outputIdx], updatesFlat[updatesIdx])
+			case addRowF32 != nil:
+				o := out32[outputIdx : outputIdx+runLen]
+				addRowF32(o, o, upd32[updatesIdx:updatesIdx+runLen])
+			default:
+				o, u := outputFlat[outputIdx:outputIdx+runLen], updatesFlat[updatesIdx:updatesIdx+runLen]
+				for i, v := range u {
+					o[i] = combineFn(o[i], v)
+				}
+			}
 			// fmt.Printf("\t\t- result=%v\n", outputFlat[outputIdx])
 			if !innerUpdatesIt.Increment() {
 				break
