@@ -364,8 +364,8 @@ func avx512LargeKernelFloat64( //alt:f64
 				lhsVal0 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 0))) //alt:f64
 				//alt:f32|bf16|f16 lhsVec0 := archsimd.BroadcastFloat32x16(lhsVal0)
 				lhsVec0 := archsimd.BroadcastFloat64x8(lhsVal0)            //alt:f64
-				accum_lhs0_rhs0 = rhsVec0.MulAdd(lhsVec0, accum_lhs0_rhs0) //alt:f32|bf16|f16|f64
-				accum_lhs0_rhs1 = rhsVec1.MulAdd(lhsVec0, accum_lhs0_rhs1) //alt:f32|bf16|f16|f64
+				accum_lhs0_rhs0 = lhsVec0.MulAdd(rhsVec0, accum_lhs0_rhs0) //alt:f32|bf16|f16|f64
+				accum_lhs0_rhs1 = lhsVec0.MulAdd(rhsVec1, accum_lhs0_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 1
 				//alt:f32 lhsVal1 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement)))
@@ -374,8 +374,8 @@ func avx512LargeKernelFloat64( //alt:f64
 				lhsVal1 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))) //alt:f64
 				//alt:f32|bf16|f16 lhsVec1 := archsimd.BroadcastFloat32x16(lhsVal1)
 				lhsVec1 := archsimd.BroadcastFloat64x8(lhsVal1)            //alt:f64
-				accum_lhs1_rhs0 = rhsVec0.MulAdd(lhsVec1, accum_lhs1_rhs0) //alt:f32|bf16|f16|f64
-				accum_lhs1_rhs1 = rhsVec1.MulAdd(lhsVec1, accum_lhs1_rhs1) //alt:f32|bf16|f16|f64
+				accum_lhs1_rhs0 = lhsVec1.MulAdd(rhsVec0, accum_lhs1_rhs0) //alt:f32|bf16|f16|f64
+				accum_lhs1_rhs1 = lhsVec1.MulAdd(rhsVec1, accum_lhs1_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 2
 				//alt:f32 lhsVal2 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement)))
@@ -384,8 +384,8 @@ func avx512LargeKernelFloat64( //alt:f64
 				lhsVal2 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))) //alt:f64
 				//alt:f32|bf16|f16 lhsVec2 := archsimd.BroadcastFloat32x16(lhsVal2)
 				lhsVec2 := archsimd.BroadcastFloat64x8(lhsVal2)            //alt:f64
-				accum_lhs2_rhs0 = rhsVec0.MulAdd(lhsVec2, accum_lhs2_rhs0) //alt:f32|bf16|f16|f64
-				accum_lhs2_rhs1 = rhsVec1.MulAdd(lhsVec2, accum_lhs2_rhs1) //alt:f32|bf16|f16|f64
+				accum_lhs2_rhs0 = lhsVec2.MulAdd(rhsVec0, accum_lhs2_rhs0) //alt:f32|bf16|f16|f64
+				accum_lhs2_rhs1 = lhsVec2.MulAdd(rhsVec1, accum_lhs2_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 3
 				//alt:f32 lhsVal3 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement)))
@@ -394,8 +394,8 @@ func avx512LargeKernelFloat64( //alt:f64
 				lhsVal3 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))) //alt:f64
 				//alt:f32|bf16|f16 lhsVec3 := archsimd.BroadcastFloat32x16(lhsVal3)
 				lhsVec3 := archsimd.BroadcastFloat64x8(lhsVal3)            //alt:f64
-				accum_lhs3_rhs0 = rhsVec0.MulAdd(lhsVec3, accum_lhs3_rhs0) //alt:f32|bf16|f16|f64
-				accum_lhs3_rhs1 = rhsVec1.MulAdd(lhsVec3, accum_lhs3_rhs1) //alt:f32|bf16|f16|f64
+				accum_lhs3_rhs0 = lhsVec3.MulAdd(rhsVec0, accum_lhs3_rhs0) //alt:f32|bf16|f16|f64
+				accum_lhs3_rhs1 = lhsVec3.MulAdd(rhsVec1, accum_lhs3_rhs1) //alt:f32|bf16|f16|f64
 
 				lOffset += lhsStride
 			}
