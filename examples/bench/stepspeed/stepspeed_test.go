@@ -3,8 +3,10 @@ package stepspeed
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -229,6 +231,23 @@ func TestRunTinyRounds(t *testing.T) {
 			require.InDelta(t, (perRound[0]+perRound[1])/2, g.Value, 1e-12, "median of two rounds")
 			require.Greater(t, g.Value, 0.0)
 			checkCPU(t, g.Extra, 2)
+			// The moeboost arm is the best of its GOMAXPROCS settings, each recorded per round.
+			counts := GoThreadCounts()
+			threads := g.Extra["threads_per_round"].([]string)
+			by := g.Extra["ms_by_threads_per_round"].([]map[string]float64)
+			require.Len(t, threads, 2)
+			require.Len(t, by, 2)
+			for i := range by {
+				require.Len(t, by[i], len(counts))
+				best := math.Inf(1)
+				for _, c := range counts {
+					ms, ok := by[i][strconv.Itoa(c)]
+					require.True(t, ok, "GOMAXPROCS=%d timed in round %d", c, i)
+					best = min(best, ms)
+				}
+				require.Equal(t, best, perRound[i], "round %d's time is its best thread count", i)
+				require.Equal(t, perRound[i], by[i][threads[i]])
+			}
 
 			require.Equal(t, "pytorch", p.Arm)
 			require.True(t, p.IsAnchor())
