@@ -62,7 +62,7 @@ func fastTranspose(operand, output *gobackend.Buffer, permutations []int) bool {
 	rows, cols := dims[rank-2], dims[rank-1]
 	switch elemSize {
 	case 4:
-		transposeTiles(bytesAs[uint32](src), bytesAs[uint32](dst), batch, rows, cols)
+		transposeTiles32(bytesAs[uint32](src), bytesAs[uint32](dst), batch, rows, cols)
 	case 8:
 		transposeTiles(bytesAs[uint64](src), bytesAs[uint64](dst), batch, rows, cols)
 	case 2:
@@ -175,6 +175,10 @@ func transposeRows(src, dst []byte, dims, perm []int, elemSize int) {
 		}
 	}
 }
+
+// transposeTiles32 is transposeTiles for 4-byte elements; replaced by a SIMD version where the
+// build and the CPU allow (transpose_fast_simd_amd64.go).
+var transposeTiles32 = transposeTiles[uint32]
 
 // transposeTileSize is the side of the square tiles of transposeTiles: 16 rows of the source
 // and 16 of the destination per tile (1 KiB each for 4-byte elements) stay in L1 even when the
