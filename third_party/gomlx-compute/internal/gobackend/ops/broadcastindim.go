@@ -82,6 +82,7 @@ func execBroadcastInDim(
 	}
 
 	var iter *gobackend.BroadcastIterator
+	var reshapedDims []int
 
 	if operand.RawShape.Size() == 1 {
 		// Special case 1: just leave iter as nil.
@@ -95,6 +96,7 @@ func execBroadcastInDim(
 			dims[outputAxis] = operand.RawShape.Dimensions[operandAxis]
 		}
 		reshapedOperand := shapes.Make(operand.RawShape.DType, dims...)
+		reshapedDims = dims
 
 		// Create broadcasting the iterator: it requires operand and output shapes to have the same rank.
 		iter = gobackend.NewBroadcastIterator(reshapedOperand, output.RawShape)
@@ -105,15 +107,19 @@ func execBroadcastInDim(
 	if err != nil {
 		return nil, err
 	}
-	fnAny.(func(*gobackend.Buffer, *gobackend.Buffer, *gobackend.BroadcastIterator))(operand, output, iter)
+	fnAny.(func(*gobackend.Buffer, *gobackend.Buffer, *gobackend.BroadcastIterator, []int))(operand, output, iter, reshapedDims)
 	return output, nil
 }
+
+// broadcastInDimRuns enables the contiguous-run path of execBroadcastInDimGeneric (tests compare
+// it with the iterator).
+var broadcastInDimRuns = true
 
 //gobackend:dtypemap execBroadcastInDimGeneric ints,uints,floats,half,bool
 var broadcastInDimDTypeMap = gobackend.NewDTypeMap("BroadcastInDim")
 
 func execBroadcastInDimGeneric[T gobackend.SupportedTypesConstraints](
-	operand, output *gobackend.Buffer, iter *gobackend.BroadcastIterator) {
+	operand, output *gobackend.Buffer, iter *gobackend.BroadcastIterator, reshapedDims []int) {
 	operandFlat, outputFlat := operand.Flat.([]T), output.Flat.([]T)
 	if iter == nil {
 		// Special cases:
@@ -127,6 +133,38 @@ func execBroadcastInDimGeneric[T gobackend.SupportedTypesConstraints](
 			for range repeats {
 				copy(outputFlat[pos:], operandFlat)
 				pos += len(operandFlat)
+			}
+		}
+		return
+	}
+
+	// Arbitrary broadcasting as contiguous runs (planBroadcastRuns with the output as the
+	// never-broadcast second operand): each run of the output's merged last axis is a copy of an
+	// operand run, or one operand value repeated.
+	if reshapedDims != nil && broadcastInDimRuns {
+		outDims := output.RawShape.Dimensions
+		p := planBroadcastRuns(reshapedDims, outDims, outDims)
+		run := p.runLen
+		idx := make([]int, len(p.dims))
+		opOff := 0
+		for outOff := 0; outOff < len(outputFlat); outOff += run {
+			if p.mode == modeSV {
+				v := operandFlat[opOff]
+				out := outputFlat[outOff : outOff+run]
+				for i := range out {
+					out[i] = v
+				}
+			} else {
+				copy(outputFlat[outOff:outOff+run], operandFlat[opOff:opOff+run])
+			}
+			for a := len(idx) - 1; a >= 0; a-- {
+				idx[a]++
+				opOff += p.lhsStrides[a]
+				if idx[a] < p.dims[a] {
+					break
+				}
+				opOff -= p.lhsStrides[a] * p.dims[a]
+				idx[a] = 0
 			}
 		}
 		return

@@ -153,3 +153,52 @@ func TestScatterRowRunsMatchElementwise(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastInDimRunsMatchIterator compares the contiguous-run path of
+// execBroadcastInDimGeneric with the broadcast iterator on random broadcasts (float32, int8).
+func TestBroadcastInDimRunsMatchIterator(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for ci := range 300 {
+		rank := 1 + r.IntN(5)
+		out := make([]int, rank)
+		dims := make([]int, rank)
+		for a := range rank {
+			out[a] = 1 + r.IntN(7)
+			dims[a] = out[a]
+			if r.IntN(2) == 0 {
+				dims[a] = 1
+			}
+		}
+		opShape := shapes.Make(dtypes.Float32, dims...)
+		if opShape.Size() == 1 {
+			continue // the fill special case
+		}
+		outShape := shapes.Make(dtypes.Float32, out...)
+		operand := &gobackend.Buffer{RawShape: opShape, Flat: randF32(r, opShape.Size())}
+		it := gobackend.NewBroadcastIterator(opShape, outShape)
+		want := &gobackend.Buffer{RawShape: outShape, Flat: make([]float32, outShape.Size())}
+		got := &gobackend.Buffer{RawShape: outShape, Flat: make([]float32, outShape.Size())}
+		broadcastInDimRuns = false
+		execBroadcastInDimGeneric[float32](operand, want, it, dims)
+		broadcastInDimRuns = true
+		execBroadcastInDimGeneric[float32](operand, got, it, dims)
+		sameBits(t, fmt.Sprintf("case %d dims=%v out=%v", ci, dims, out), want.Flat.([]float32), got.Flat.([]float32))
+
+		i8 := make([]int8, opShape.Size())
+		for i := range i8 {
+			i8[i] = int8(r.IntN(256) - 128)
+		}
+		op8 := &gobackend.Buffer{RawShape: shapes.Make(dtypes.Int8, dims...), Flat: i8}
+		w8 := &gobackend.Buffer{RawShape: shapes.Make(dtypes.Int8, out...), Flat: make([]int8, outShape.Size())}
+		g8 := &gobackend.Buffer{RawShape: shapes.Make(dtypes.Int8, out...), Flat: make([]int8, outShape.Size())}
+		broadcastInDimRuns = false
+		execBroadcastInDimGeneric[int8](op8, w8, it, dims)
+		broadcastInDimRuns = true
+		execBroadcastInDimGeneric[int8](op8, g8, it, dims)
+		for i, w := range w8.Flat.([]int8) {
+			if g := g8.Flat.([]int8)[i]; g != w {
+				t.Fatalf("int8 case %d dims=%v out=%v: element %d: want %d, got %d", ci, dims, out, i, w, g)
+			}
+		}
+	}
+}
