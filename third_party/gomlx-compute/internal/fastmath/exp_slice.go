@@ -42,3 +42,9 @@ func logistic32(x float32) float32 {
 	}
 	return r
 }
+
+// SoftmaxRow32, where not nil (SIMD builds on AVX-512 CPUs), sets dst to the softmax of the
+// contiguous row src as the fused softmax computes it: m = max(src), e = Exp32Slice(src − m),
+// the sum of e in index order, dst = e · (1/sum); its results are bit-identical to those steps
+// done one at a time, with the max, the shift, the exponential and the scaling in SIMD lanes.
+var SoftmaxRow32 func(dst, src []float32)

@@ -4,7 +4,10 @@
 
 package fastmath
 
-import "simd/archsimd"
+import (
+	"math"
+	"simd/archsimd"
+)
 
 func init() {
 	switch {
@@ -137,5 +140,55 @@ func logistic32SliceAVX2(dst, src []float32) {
 	}
 	if i < n {
 		logistic32x8(archsimd.LoadFloat32x8SlicePart(src[i:])).StoreSlicePart(dst[i:])
+	}
+}
+
+func init() {
+	if archsimd.X86.AVX512() {
+		SoftmaxRow32 = softmaxRow32AVX512
+	}
+}
+
+func softmaxRow32AVX512(dst, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	m := float32(math.Inf(-1))
+	i := 0
+	if n >= 16 {
+		acc := archsimd.BroadcastFloat32x16(m)
+		for ; i+16 <= n; i += 16 {
+			acc = acc.Max(archsimd.LoadFloat32x16Slice(src[i:]))
+		}
+		var lanes [16]float32
+		acc.Store(&lanes)
+		for _, v := range lanes {
+			if v > m {
+				m = v
+			}
+		}
+	}
+	for ; i < n; i++ {
+		if src[i] > m {
+			m = src[i]
+		}
+	}
+	mv := archsimd.BroadcastFloat32x16(m)
+	for i = 0; i+16 <= n; i += 16 {
+		exp32x16(archsimd.LoadFloat32x16Slice(src[i:]).Sub(mv)).StoreSlice(dst[i:])
+	}
+	if i < n {
+		exp32x16(archsimd.LoadFloat32x16SlicePart(src[i:]).Sub(mv)).StoreSlicePart(dst[i:])
+	}
+	var sum float32
+	for _, e := range dst {
+		sum += e
+	}
+	iv := archsimd.BroadcastFloat32x16(1 / sum)
+	for i = 0; i+16 <= n; i += 16 {
+		archsimd.LoadFloat32x16Slice(dst[i:]).Mul(iv).StoreSlice(dst[i:])
+	}
+	inv := 1 / sum
+	for ; i < n; i++ {
+		dst[i] *= inv
 	}
 }

@@ -87,6 +87,15 @@ func fusedSoftmaxComputeAxisStrides(shape shapes.Shape, axis int) (outerSize, ax
 
 func fusedSoftmax[T float32 | float64](input, output []T, axis int, shape shapes.Shape, expFn func(T) T) {
 	outerSize, axisSize, innerSize := fusedSoftmaxComputeAxisStrides(shape, axis)
+	if in32, ok := any(input).([]float32); ok && innerSize == 1 && fastmath.SoftmaxRow32 != nil {
+		// Contiguous float32 rows: the whole row in SIMD lanes (the same results as below).
+		out32 := any(output).([]float32)
+		for outer := range outerSize {
+			base := outer * axisSize
+			fastmath.SoftmaxRow32(out32[base:base+axisSize], in32[base:base+axisSize])
+		}
+		return
+	}
 	for outer := range outerSize {
 		for inner := range innerSize {
 			baseIdx := outer*axisSize*innerSize + inner
