@@ -33,6 +33,16 @@ func avx512RouterFloat16( //alt:f16
 	output []float32) { //alt:f32|bf16|f16
 	//alt:f64  output []float64) {
 
+	// Degenerate shapes have both layouts: with a contracting size of 1 the Transposed rhs
+	// [N, 1] is the NonTransposed [1, N] (an outer product), and with an rhs cross size of 1 the
+	// NonTransposed rhs [K, 1] is the Transposed [1, K] (matrix-vector products). Pick the one
+	// whose SIMD kernel applies: otherwise both fall to the non-SIMD kernels below.
+	if layout == dot.LayoutTransposed && contractingSize == 1 && rhsCrossSize > 1 {
+		layout = dot.LayoutNonTransposed
+	} else if layout == dot.LayoutNonTransposed && rhsCrossSize == 1 && contractingSize > 1 {
+		layout = dot.LayoutTransposed
+	}
+
 	// Check if small matrix multiplication kernel can be used.
 	flops := batchSize * lhsCrossSize * rhsCrossSize * contractingSize
 	useSmallVariant := !ForceLargeVariant && (ForceSmallVariant || flops < noSIMDSmallMatMulSizeThreshold)
