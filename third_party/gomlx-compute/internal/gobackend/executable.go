@@ -3,6 +3,7 @@
 package gobackend
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -222,7 +223,9 @@ func (fe *FunctionExecutable) Execute(backend *Backend, inputs []*Buffer, donate
 	// Decide execution mode
 	executionMode := backend.OpsExecutionType
 	if executionMode == OpsExecutionDynamic {
-		if backend.NumLiveExecutions.Load() <= 1 {
+		// Parallel when this is the only live execution and there is more than one thread to run
+		// nodes on: with GOMAXPROCS=1 a goroutine per node only adds scheduling and stack growth.
+		if backend.NumLiveExecutions.Load() <= 1 && runtime.GOMAXPROCS(0) > 1 {
 			executionMode = OpsExecutionParallel
 		} else {
 			executionMode = OpsExecutionSequential
