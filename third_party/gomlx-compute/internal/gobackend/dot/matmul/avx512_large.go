@@ -180,7 +180,7 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 	_ = lhsCrossSize // Not used, rowStart and rowEnd < lhsCrossSize are enough.
 
 	if params.LHSL1KernelRows != 4 || params.RHSL1KernelCols != 32 { //alt:f32|bf16|f16
-	//alt:f64 if params.LHSL1KernelRows != 4 || params.RHSL1KernelCols != 16 {
+		//alt:f64 if params.LHSL1KernelRows != 4 || params.RHSL1KernelCols != 16 {
 		panic(errors.Errorf("unsupported kernel L1 block sizes for avx512 kernel: lhsL1BlockRows=%d, rhsL1BlockCols=%d, wanted 4 and 32 respectively (params=%+v)", //alt:f32|bf16|f16
 			//alt:f64 panic(errors.Errorf("unsupported kernel L1 block sizes for avx512 kernel: lhsL1BlockRows=%d, rhsL1BlockCols=%d, wanted 4 and 16 respectively (params=%+v)",
 			params.LHSL1KernelRows, params.RHSL1KernelCols, params))
@@ -274,7 +274,6 @@ func avx512LargeKernelFloat32( //alt:f32
 		//alt:f64 bytesPerOutputElement = 8
 	)
 
-
 	outputBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(packedOutput)))
 	rhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(packedRHS)))
 	lhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(packedLHS)))
@@ -352,7 +351,8 @@ func avx512LargeKernelFloat32( //alt:f32
 				rOffset += rhsStride
 
 				// Row 0
-				lhsVal0 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 0))) //alt:f32
+				lhsQuad := (*[4]float32)(unsafe.Pointer(lhsRowPtr + lOffset)) //alt:f32
+				lhsVal0 := lhsQuad[0]                                         //alt:f32
 				//alt:bf16 lhsVal0 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 0))).Float32()
 				//alt:f16 lhsVal0 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 0))).Float32()
 				//alt:f64 lhsVal0 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 0)))
@@ -362,7 +362,7 @@ func avx512LargeKernelFloat32( //alt:f32
 				accum_lhs0_rhs1 = lhsVec0.MulAdd(rhsVec1, accum_lhs0_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 1
-				lhsVal1 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))) //alt:f32
+				lhsVal1 := lhsQuad[1] //alt:f32
 				//alt:bf16 lhsVal1 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))).Float32()
 				//alt:f16 lhsVal1 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))).Float32()
 				//alt:f64 lhsVal1 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement)))
@@ -372,7 +372,7 @@ func avx512LargeKernelFloat32( //alt:f32
 				accum_lhs1_rhs1 = lhsVec1.MulAdd(rhsVec1, accum_lhs1_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 2
-				lhsVal2 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))) //alt:f32
+				lhsVal2 := lhsQuad[2] //alt:f32
 				//alt:bf16 lhsVal2 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))).Float32()
 				//alt:f16 lhsVal2 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))).Float32()
 				//alt:f64 lhsVal2 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement)))
@@ -382,7 +382,7 @@ func avx512LargeKernelFloat32( //alt:f32
 				accum_lhs2_rhs1 = lhsVec2.MulAdd(rhsVec1, accum_lhs2_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 3
-				lhsVal3 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))) //alt:f32
+				lhsVal3 := lhsQuad[3] //alt:f32
 				//alt:bf16 lhsVal3 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))).Float32()
 				//alt:f16 lhsVal3 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))).Float32()
 				//alt:f64 lhsVal3 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement)))

@@ -358,7 +358,8 @@ func avx512LargeKernelFloat16( //alt:f16
 				rOffset += rhsStride
 
 				// Row 0
-				//alt:f32 lhsVal0 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 0)))
+				//alt:f32 lhsQuad := (*[4]float32)(unsafe.Pointer(lhsRowPtr + lOffset))
+				//alt:f32 lhsVal0 := lhsQuad[0]
 				//alt:bf16  lhsVal0 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 0))).Float32()
 				lhsVal0 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 0))).Float32() //alt:f16
 				//alt:f64  lhsVal0 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 0)))
@@ -368,7 +369,7 @@ func avx512LargeKernelFloat16( //alt:f16
 				accum_lhs0_rhs1 = lhsVec0.MulAdd(rhsVec1, accum_lhs0_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 1
-				//alt:f32 lhsVal1 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement)))
+				//alt:f32 lhsVal1 := lhsQuad[1]
 				//alt:bf16  lhsVal1 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))).Float32()
 				lhsVal1 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement))).Float32() //alt:f16
 				//alt:f64  lhsVal1 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + bytesPerInputElement)))
@@ -378,7 +379,7 @@ func avx512LargeKernelFloat16( //alt:f16
 				accum_lhs1_rhs1 = lhsVec1.MulAdd(rhsVec1, accum_lhs1_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 2
-				//alt:f32 lhsVal2 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement)))
+				//alt:f32 lhsVal2 := lhsQuad[2]
 				//alt:bf16  lhsVal2 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))).Float32()
 				lhsVal2 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement))).Float32() //alt:f16
 				//alt:f64  lhsVal2 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 2*bytesPerInputElement)))
@@ -388,7 +389,7 @@ func avx512LargeKernelFloat16( //alt:f16
 				accum_lhs2_rhs1 = lhsVec2.MulAdd(rhsVec1, accum_lhs2_rhs1) //alt:f32|bf16|f16|f64
 
 				// Row 3
-				//alt:f32 lhsVal3 := *((*float32)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement)))
+				//alt:f32 lhsVal3 := lhsQuad[3]
 				//alt:bf16  lhsVal3 := ((*bfloat16.BFloat16)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))).Float32()
 				lhsVal3 := ((*float16.Float16)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement))).Float32() //alt:f16
 				//alt:f64  lhsVal3 := *((*float64)(unsafe.Pointer(lhsRowPtr + lOffset + 3*bytesPerInputElement)))
