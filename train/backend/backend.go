@@ -226,6 +226,6 @@ func WarnIfNoSIMD(b compute.Backend) {
 	}
 	simdWarnOnce.Do(func() {
 		fmt.Fprintln(os.Stderr, "moeboost: built without GOEXPERIMENT=simd: the Go backend's matmuls run without "+
-			"AVX2/AVX-512 kernels (an MLP training step measured 7x slower); rebuild with GOEXPERIMENT=simd")
+			"AVX2/AVX-512 kernels (an MLP training step measured about 10x slower); rebuild with GOEXPERIMENT=simd")
 	})
 }
