@@ -206,7 +206,7 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 				lhsPanelHeight := min(params.LHSPanelCrossSize, rowEnd-lhsPanelRowIdx)
 				avx512PackLHSKernelRows4(lhsMatrix, packedLHS, lhsPanelRowIdx, contractingPanelIdx, contractingSize, lhsPanelHeight, contractingPanelWidth, params.LHSL1KernelRows) //alt:f32|bf16|f16|f64
 
-				avx512LargeKernelFloat32( //alt:f32
+				avx512LargeKernelAsmFloat32( //alt:f32
 					//alt:bf16 avx512LargeKernelBFloat16(
 					//alt:f16 avx512LargeKernelFloat16(
 					//alt:f64 avx512LargeKernelFloat64(
