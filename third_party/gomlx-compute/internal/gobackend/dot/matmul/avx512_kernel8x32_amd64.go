@@ -38,15 +38,21 @@ func avx512LargeKernelAsmFloat32(
 	rhsBase := unsafe.Pointer(unsafe.SliceData(packedRHS))
 	outBase := unsafe.Pointer(unsafe.SliceData(packedOutput))
 	stripElems := stripRows * contractingLen
-	row := 0
-	for ; row+stripRows < lhsActiveRows && row+2*stripRows <= lhsPanelRows; row += 2 * stripRows {
-		lhsA := unsafe.Add(lhsBase, row*contractingLen*4)
-		lhsB := unsafe.Add(lhsA, stripElems*4)
-		for col := 0; col < rhsActiveCols; col += kernelCols {
-			avx512Kernel8x32F32(lhsA, lhsB, unsafe.Add(rhsBase, col*contractingLen*4),
+	// Rows covered by strip pairs; each RHS strip (contractingLen×32) then stays in L1 while
+	// every pair of LHS strips passes over it.
+	pairRows := 0
+	for pairRows+stripRows < lhsActiveRows && pairRows+2*stripRows <= lhsPanelRows {
+		pairRows += 2 * stripRows
+	}
+	for col := 0; col < rhsActiveCols; col += kernelCols {
+		rhs := unsafe.Add(rhsBase, col*contractingLen*4)
+		for row := 0; row < pairRows; row += 2 * stripRows {
+			lhsA := unsafe.Add(lhsBase, row*contractingLen*4)
+			avx512Kernel8x32F32(lhsA, unsafe.Add(lhsA, stripElems*4), rhs,
 				unsafe.Add(outBase, (row*rhsPanelCols+col)*4), contractingLen, rhsPanelCols*4)
 		}
 	}
+	row := pairRows
 	runtime.KeepAlive(packedLHS)
 	runtime.KeepAlive(packedRHS)
 	runtime.KeepAlive(packedOutput)
