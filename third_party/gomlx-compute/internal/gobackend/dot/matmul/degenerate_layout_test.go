@@ -11,9 +11,11 @@ import (
 	"github.com/gomlx/compute/support/testutil"
 )
 
-// TestDegenerateLayouts checks the products whose rhs is both layouts at once (a contracting
-// size of 1: outer products; an rhs cross size of 1: matrix-vector and dot products), which the
-// SIMD routers re-route to the layout their kernels handle, against a float64 reference.
+// TestDegenerateLayouts checks, against a float64 reference, the products the AVX-512 router
+// re-routes to the layout its SIMD kernels handle: rhs with both layouts at once (a contracting
+// size of 1: outer products; an rhs cross size of 1: matrix-vector and dot products) and narrow
+// rhs transposed into the other layout (few rhs columns with a long contracting axis, a short
+// contracting axis with many columns).
 func TestDegenerateLayouts(t *testing.T) {
 	backend := compute.MustNew()
 	defer backend.Finalize()
@@ -39,6 +41,10 @@ func TestDegenerateLayouts(t *testing.T) {
 		{"dot-nontransposed", 1, 300, 1, 0},
 		{"row-times-matrix", 1, 256, 256, 0},
 		{"tall-outer", 37, 1, 19, 1},
+		{"narrow-rhs-nontransposed", 300, 128, 4, 0},
+		{"narrow-rhs-nontransposed-16", 70, 33, 16, 0},
+		{"short-contracting-transposed", 300, 4, 128, 1},
+		{"short-contracting-transposed-15", 50, 15, 40, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lhs := mat(c.m, c.k, 1)

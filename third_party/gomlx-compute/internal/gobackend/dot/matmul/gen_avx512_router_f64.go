@@ -65,6 +65,19 @@ func avx512RouterFloat64( //alt:f64
 		//alt:f16  const vecWidth = 32
 		const vecWidth = 8 //alt:f64
 
+		// A narrow rhs in one layout is a wide one in the other: with few rhs columns (N < the
+		// vector width) but a long contracting axis, the Transposed kernel's SIMD dot products
+		// apply; with a short contracting axis but many columns, the NonTransposed kernel's.
+		// The small rhs is transposed into a new buffer and the product goes to that kernel
+		// instead of the non-SIMD one.
+		if layout == dot.LayoutNonTransposed && rhsCrossSize > 1 && rhsCrossSize <= vecWidth && contractingSize >= vecWidth {
+			rhs = transposeBatched(rhs, batchSize, contractingSize, rhsCrossSize)
+			layout = dot.LayoutTransposed
+		} else if layout == dot.LayoutTransposed && contractingSize > 1 && contractingSize < vecWidth && rhsCrossSize > vecWidth {
+			rhs = transposeBatched(rhs, batchSize, rhsCrossSize, contractingSize)
+			layout = dot.LayoutNonTransposed
+		}
+
 		if layout == dot.LayoutNonTransposed {
 			if rhsCrossSize > vecWidth {
 				//alt:f32 avx512SmallFloat32Parallel(
