@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gtrain "github.com/gomlx/gomlx/ml/train"
+	"github.com/moeboost/moeboost/internal/benchutil"
 	"github.com/moeboost/moeboost/layers"
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/backend"
@@ -52,34 +51,17 @@ func (f *fixedBatches) Iter() iter.Seq2[gtrain.Batch, error] {
 	}
 }
 
-// benchStep trains b.N steps (after the compiling first one) with Adam and reports the median
-// wall time per step and the process CPU time per step ("cpu-ms/step": the CPU time of a run of
-// 3+b.N steps minus that of a run of 3 steps, so compilation cancels; steadier than wall time
-// on a shared machine, and with GOMAXPROCS=1 the single-core cost of a step).
+// benchStep trains with Adam and reports ms/step and cpu-ms/step (benchutil.StepCost).
 func benchStep(b *testing.B, fn train.ModelFn, xdims, ydims []int) {
 	b.Helper()
-	run := func(steps int) (float64, time.Duration) {
-		c0 := cpuTime()
+	benchutil.StepCost(b, func(steps int) float64 {
 		res, err := train.Run(context.Background(), train.Config{Backend: backend.MustDefault(), Model: fn, Loss: "mse",
 			Optimizer: "adam", LearningRate: 1e-3, Steps: steps, Train: newFixed(xdims, ydims), EvalEvery: steps + 1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		return res.MsPerStep, cpuTime() - c0
-	}
-	_, short := run(3)
-	ms, long := run(3 + b.N)
-	b.ReportMetric(ms, "ms/step")
-	b.ReportMetric(float64(long-short)/1e6/float64(b.N), "cpu-ms/step")
-}
-
-// cpuTime is the CPU time (user + system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		return res.MsPerStep
+	})
 }
 
 // BenchmarkMLPStep: batch 256, 64-256-256-1, ReLU, Adam.

@@ -4,14 +4,13 @@ import (
 	"context"
 	"iter"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gtrain "github.com/gomlx/gomlx/ml/train"
+	"github.com/moeboost/moeboost/internal/benchutil"
 	"github.com/moeboost/moeboost/layers"
 	"github.com/moeboost/moeboost/train"
 	"github.com/moeboost/moeboost/train/backend"
@@ -106,15 +105,6 @@ func stepSpeedConfig() Config {
 		BalanceWeight: Off, ZLossWeight: Off, CapacityFactor: 1.25}
 }
 
-// cpuTime is the CPU time (user + system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkMoEBlockStep times one Adam training step of the step-speed "moe-block" task
 // (attention + top-2-of-4 MoE block, B=32, S=64, d=128, d_ff=256, 4 heads, MSE), with the
 // routing variants, next to the dense block of equal active FLOPs (FFN width 2·256 = 512):
@@ -138,8 +128,7 @@ func BenchmarkMoEBlockStep(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := layers.BlockConfig{DModel: 128, NumHeads: 4, FFN: tc.ffn()}
-			run := func(steps int) (float64, time.Duration) {
-				c0 := cpuTime()
+			benchutil.StepCost(b, func(steps int) float64 {
 				res, err := train.Run(context.Background(), train.Config{Name: tc.name, Loss: "mse", Optimizer: "adam", LearningRate: 1e-3,
 					Steps: steps, EvalEvery: steps + 1, Train: &randomBatches{x: x, y: y},
 					Model: func(scope *model.Scope, in []*graph.Node) []*graph.Node {
@@ -149,13 +138,8 @@ func BenchmarkMoEBlockStep(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				return res.MsPerStep, cpuTime() - c0
-			}
-			// CPU time per step: a run of 3+N steps minus a run of 3, so compilation cancels.
-			_, short := run(3)
-			ms, long := run(3 + b.N)
-			b.ReportMetric(ms, "ms/step")
-			b.ReportMetric(float64(long-short)/1e6/float64(b.N), "cpu-ms/step")
+				return res.MsPerStep
+			})
 		})
 	}
 }
